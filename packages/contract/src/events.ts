@@ -1,0 +1,2 @@
+export * from './generated/events.js';
+export { validateEvent, eventTypesWithSchema } from './validate.js';

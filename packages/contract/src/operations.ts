@@ -1,0 +1,2 @@
+export { operationTable, type OperationId } from './generated/operations.js';
+export type { OperationInfo, ParameterInfo } from './operation-info.js';
