@@ -1,0 +1,140 @@
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface ListenerConfig {
+  port: number;
+  bind_addresses: string[];
+  type: 'http';
+  x_forwarded: boolean;
+}
+
+export interface SqliteDatabaseConfig {
+  name: 'sqlite3';
+  args: {
+    database: string;
+    /** NORMAL survives a process crash; FULL also survives power loss, at a cost per commit. */
+    synchronous: 'NORMAL' | 'FULL';
+  };
+}
+
+export interface PostgresDatabaseConfig {
+  name: 'postgres';
+  args: { url: string };
+}
+
+export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
+
+export interface RateLimitConfig {
+  per_second: number;
+  burst_count: number;
+}
+
+/** The homeserver.yaml file, after defaults are applied. Keys follow Synapse's names. */
+export interface HomeserverConfig {
+  server_name: string;
+  listeners: ListenerConfig[];
+  database: DatabaseConfig;
+  registration_shared_secret?: string;
+  macaroon_secret_key?: string;
+  form_secret?: string;
+  enable_registration: boolean;
+  rc_message: RateLimitConfig;
+  rc_login: RateLimitConfig;
+  rc_registration: RateLimitConfig;
+  max_upload_size: string;
+  max_request_body_size: string;
+  media_store_path: string;
+  log_level: LogLevel;
+  testing: { validate_responses: boolean };
+}
+
+const rateLimit = (perSecond: number, burst: number) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    per_second: { type: 'number', exclusiveMinimum: 0 },
+    burst_count: { type: 'number', minimum: 1 },
+  },
+  required: ['per_second', 'burst_count'],
+  default: { per_second: perSecond, burst_count: burst },
+});
+
+const size = { type: 'string', pattern: '^[0-9]+[KMG]?$' } as const;
+
+// Synapse's defaults (docs/usage/configuration/config_documentation.md).
+export const RATE_LIMIT_DEFAULTS = {
+  rc_message: { per_second: 0.2, burst_count: 10 },
+  rc_login: { per_second: 0.17, burst_count: 3 },
+  rc_registration: { per_second: 0.17, burst_count: 3 },
+} as const;
+
+// Hand-written rather than JSONSchemaType<HomeserverConfig>: Ajv's type helper cannot
+// express the database union. `synchronous` gets its default in load.ts, because Ajv
+// does not apply defaults under if/then.
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server_name: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9.\\-\\[\\]:]+$' },
+    listeners: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          port: { type: 'integer', minimum: 0, maximum: 65535 },
+          bind_addresses: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, default: ['127.0.0.1'] },
+          type: { type: 'string', enum: ['http'], default: 'http' },
+          x_forwarded: { type: 'boolean', default: false },
+        },
+        required: ['port'],
+      },
+    },
+    database: {
+      type: 'object',
+      required: ['name', 'args'],
+      properties: { name: { type: 'string', enum: ['sqlite3', 'postgres'] }, args: { type: 'object' } },
+      // if/then rather than oneOf, so that an error names the key that is wrong
+      if: { properties: { name: { const: 'postgres' } } },
+      then: {
+        properties: {
+          args: {
+            additionalProperties: false,
+            properties: { url: { type: 'string', pattern: '^postgres(ql)?://' } },
+            required: ['url'],
+          },
+        },
+      },
+      else: {
+        properties: {
+          args: {
+            additionalProperties: false,
+            properties: {
+              database: { type: 'string', minLength: 1 },
+              synchronous: { type: 'string', enum: ['NORMAL', 'FULL'] },
+            },
+            required: ['database'],
+          },
+        },
+      },
+    },
+    registration_shared_secret: { type: 'string', minLength: 1 },
+    macaroon_secret_key: { type: 'string', minLength: 1 },
+    form_secret: { type: 'string', minLength: 1 },
+    enable_registration: { type: 'boolean', default: false },
+    rc_message: rateLimit(RATE_LIMIT_DEFAULTS.rc_message.per_second, RATE_LIMIT_DEFAULTS.rc_message.burst_count),
+    rc_login: rateLimit(RATE_LIMIT_DEFAULTS.rc_login.per_second, RATE_LIMIT_DEFAULTS.rc_login.burst_count),
+    rc_registration: rateLimit(RATE_LIMIT_DEFAULTS.rc_registration.per_second, RATE_LIMIT_DEFAULTS.rc_registration.burst_count),
+    max_upload_size: { ...size, default: '50M' },
+    max_request_body_size: { ...size, default: '1M' },
+    media_store_path: { type: 'string', minLength: 1, default: 'media_store' },
+    log_level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+    testing: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { validate_responses: { type: 'boolean', default: false } },
+      default: { validate_responses: false },
+    },
+  },
+  required: ['server_name', 'listeners', 'database'],
+} as const;

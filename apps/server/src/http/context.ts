@@ -1,0 +1,16 @@
+import type { HomeserverConfig } from '../config/schema.js';
+import type { Accounts } from '../domain/accounts/accounts.js';
+import type { NonceStore } from '../domain/accounts/shared-secret.js';
+import type { UiaSessions } from '../domain/accounts/uia.js';
+import type { Logger } from '../logging.js';
+import type { Storage } from '../storage/storage.js';
+
+/** Everything a route handler may reach: the services, never Express itself. */
+export interface AppContext {
+  config: HomeserverConfig;
+  storage: Storage;
+  accounts: Accounts;
+  nonces: NonceStore;
+  uia: UiaSessions;
+  logger: Logger;
+}

@@ -1,0 +1,29 @@
+import type { OperationId, operations, QueryValue } from '@axon/contract';
+import type { Requester } from '../domain/accounts/accounts.js';
+import type { Logger } from '../logging.js';
+import type { AppContext } from './context.js';
+
+type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : unknown;
+type Responses<K extends OperationId> = operations[K]['responses'];
+type RequestBodyOf<K extends OperationId> = operations[K] extends { requestBody?: infer RB } ? JsonOf<NonNullable<RB>> : undefined;
+
+/** A status the spec describes for the operation, with the body it describes for it. */
+export type Reply<K extends OperationId> = {
+  [S in keyof Responses<K> & number]: { status: S; body: JsonOf<Responses<K>[S]> };
+}[keyof Responses<K> & number];
+
+export interface HandlerContext<K extends OperationId> {
+  operationId: K;
+  /** Already checked against the spec's body schema. */
+  body: RequestBodyOf<K>;
+  /** The spec's query parameters, converted to their types. */
+  query: Record<string, QueryValue>;
+  params: Record<string, string>;
+  /** The caller; throws M_MISSING_TOKEN on operations without security. */
+  requester(): Requester;
+  app: AppContext;
+  log: Logger;
+}
+
+export type Handler<K extends OperationId> = (ctx: HandlerContext<K>) => Promise<Reply<K>>;
+export type HandlerMap = { [K in OperationId]?: Handler<K> };

@@ -1,0 +1,45 @@
+import { validateResponse, type OperationId } from '@axon/contract';
+import type { RequestHandler, Response } from 'express';
+import type { Logger } from '../../logging.js';
+
+function isErrorBody(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const { errcode, error } = body as { errcode?: unknown; error?: unknown };
+  return typeof errcode === 'string' && /^M_[A-Z_]+$/.test(errcode) && typeof error === 'string';
+}
+
+/** What is wrong with this response, or null. */
+function problemWith(res: Response, body: unknown): string | null {
+  const operationId = res.locals.operationId as OperationId | undefined;
+  const status = res.statusCode;
+  // Handler replies and successes must match spec/ exactly. Errors raised before the
+  // handler ran (auth, body parsing, unknown routes) and crashes (500) come from shared
+  // middleware and are held to the common error shape only.
+  if (operationId && status !== 500 && (status < 400 || res.locals.handlerStarted === true)) {
+    const checked = validateResponse(operationId, status, body);
+    return checked.ok ? null : checked.issues.map((i) => `${i.path || '(root)'} ${i.message}`).join('; ');
+  }
+  if (status >= 400 && !isErrorBody(body)) return 'error body lacks errcode/error';
+  return null;
+}
+
+/**
+ * Test mode: every JSON response is checked against spec/ before it leaves. A violation
+ * becomes a 500 naming the problem and an error log line, so no test can pass over it.
+ */
+export function responseValidation(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const send = res.json.bind(res);
+    res.json = (body: unknown) => {
+      const problem = problemWith(res, body);
+      if (problem === null) return send(body);
+      (res.locals.log as Logger | undefined ?? logger).error(
+        { operationId: res.locals.operationId, method: req.method, path: req.path, status: res.statusCode, problem },
+        'response violates spec',
+      );
+      res.status(500);
+      return send({ errcode: 'M_UNKNOWN', error: `Response violates spec/: ${problem}` });
+    };
+    next();
+  };
+}

@@ -1,0 +1,81 @@
+import { operationTable, type OperationId, type OperationInfo, type QueryValue } from '@axon/contract';
+import express, { type RequestHandler, type Router } from 'express';
+import { errors } from '../errors.js';
+import type { Requester } from '../domain/accounts/accounts.js';
+import { parseSize } from '../config/size.js';
+import type { AppContext } from './context.js';
+import type { Handler, HandlerContext, HandlerMap } from './handler.js';
+import { authenticate } from './middleware/auth.js';
+import { jsonBody } from './middleware/body.js';
+import { validateBody, validateQuery } from './middleware/validate-request.js';
+import { NOT_YET_IMPLEMENTED } from './not-yet-implemented.js';
+
+/** `/rooms/{roomId}/join` -> `/rooms/:roomId/join`. */
+export function expressPath(template: string): string {
+  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, ':$1');
+}
+
+/** The operations this build serves: the whole table minus NOT_YET_IMPLEMENTED. */
+export function servedOperations(): OperationInfo[] {
+  const pending = new Set<string>(NOT_YET_IMPLEMENTED);
+  return operationTable.filter((op) => !pending.has(op.operationId));
+}
+
+/** Fails at start if an operation has no handler, or a handler names no served operation. */
+export function assertHandlersComplete(handlers: HandlerMap): void {
+  const served = servedOperations().map((op) => op.operationId);
+  const missing = served.filter((id) => !(id in handlers));
+  const extra = Object.keys(handlers).filter((id) => !served.includes(id as OperationId));
+  if (missing.length || extra.length) {
+    throw new Error(`route handlers out of step with spec/: missing ${missing.join(', ') || 'none'}; not served ${extra.join(', ') || 'none'}`);
+  }
+}
+
+function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
+  return async (req, res) => {
+    res.locals.handlerStarted = true;
+    const ctx: HandlerContext<OperationId> = {
+      operationId: op.operationId as OperationId,
+      body: res.locals.body as never,
+      query: (res.locals.query ?? {}) as Record<string, QueryValue>,
+      params: req.params as Record<string, string>,
+      requester: () => {
+        const r = res.locals.requester as Requester | undefined;
+        if (!r) throw errors.missingToken();
+        return r;
+      },
+      app,
+      log: res.locals.log ?? app.logger,
+    };
+    const reply = await handler(ctx);
+    res.status(reply.status).json(reply.body);
+  };
+}
+
+/**
+ * Builds the Matrix routes from the contract's operation table: spec/ decides what is
+ * served. `stubs` (tests only) may also serve operations that are not implemented yet.
+ */
+export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: HandlerMap = {}): Router {
+  assertHandlersComplete(handlers);
+  const all: HandlerMap = { ...handlers, ...stubs };
+  const router = express.Router({ strict: false, caseSensitive: true });
+  const bodyLimit = parseSize(app.config.max_request_body_size);
+  const served = operationTable.filter((op) => op.operationId in all);
+  for (const op of served) {
+    const handler = all[op.operationId as OperationId] as Handler<OperationId>;
+    const chain: RequestHandler[] = [
+      (_req, res, next) => { res.locals.operationId = op.operationId; next(); },
+    ];
+    if (op.security.length > 0) chain.push(authenticate(app.accounts));
+    if (op.hasBody) chain.push(...jsonBody(bodyLimit), validateBody(op.operationId as OperationId));
+    if (op.parameters.some((p) => p.in === 'query')) chain.push(validateQuery(op.operationId as OperationId));
+    chain.push(callHandler(op, handler, app));
+    router[op.method](expressPath(op.path), ...chain);
+  }
+  // Only after every method is mounted: a known path with another method is a 405.
+  for (const template of new Set(served.map((op) => op.path))) {
+    router.all(expressPath(template), () => { throw errors.unrecognized(405); });
+  }
+  return router;
+}

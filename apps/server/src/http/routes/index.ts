@@ -1,0 +1,13 @@
+import type { HandlerMap } from '../handler.js';
+import { adminHandlers } from './admin.js';
+import { loginHandlers } from './login.js';
+import { registrationHandlers } from './registration.js';
+import { versionsHandlers } from './versions.js';
+
+/** Every handler by operationId; the router checks this against the operation table. */
+export const routeHandlers: HandlerMap = {
+  ...versionsHandlers,
+  ...registrationHandlers,
+  ...loginHandlers,
+  ...adminHandlers,
+};

@@ -1,0 +1,106 @@
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * SQLite schema history. Never edit a released migration: add a new one. Version 1 already
+ * holds what rooms and sync need, so that they can be built on the interface without
+ * touching the schema.
+ */
+export const sqliteMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE users (
+  user_id TEXT PRIMARY KEY NOT NULL,
+  password_hash TEXT,
+  admin INTEGER NOT NULL DEFAULT 0,
+  deactivated INTEGER NOT NULL DEFAULT 0,
+  created_ts INTEGER NOT NULL,
+  displayname TEXT,
+  avatar_url TEXT
+);
+
+CREATE TABLE access_tokens (
+  token_hash TEXT PRIMARY KEY NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users (user_id),
+  device_id TEXT NOT NULL,
+  created_ts INTEGER NOT NULL
+);
+CREATE INDEX access_tokens_user ON access_tokens (user_id);
+
+-- stream_ordering is the global arrival order: all writes go through one connection, so
+-- commit order is stream order and a reader never sees a gap close behind it.
+CREATE TABLE events (
+  stream_ordering INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL UNIQUE,
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT,
+  sender TEXT NOT NULL,
+  content TEXT NOT NULL,
+  origin_server_ts INTEGER NOT NULL,
+  topological_ordering INTEGER NOT NULL,
+  redacts TEXT,
+  unsigned TEXT,
+  prev_content TEXT,
+  replaces_state TEXT,
+  txn_token_hash TEXT,
+  txn_id TEXT
+);
+CREATE INDEX events_room_stream ON events (room_id, stream_ordering);
+CREATE INDEX events_room_topo ON events (room_id, topological_ordering, stream_ordering);
+
+-- Maintained on every state write, never rebuilt by replaying history.
+CREATE TABLE current_state (
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (room_id, type, state_key)
+);
+
+CREATE TABLE room_memberships (
+  room_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  membership TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  stream_ordering INTEGER NOT NULL,
+  PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX room_memberships_user ON room_memberships (user_id, membership);
+
+CREATE TABLE rooms (
+  room_id TEXT PRIMARY KEY NOT NULL,
+  creator TEXT NOT NULL,
+  is_public INTEGER NOT NULL DEFAULT 0,
+  created_ts INTEGER NOT NULL
+);
+
+CREATE TABLE room_aliases (
+  alias TEXT PRIMARY KEY NOT NULL,
+  room_id TEXT NOT NULL,
+  creator TEXT NOT NULL
+);
+CREATE INDEX room_aliases_room ON room_aliases (room_id);
+
+-- Idempotent PUTs: one event per (access token, txn id).
+CREATE TABLE event_txns (
+  token_hash TEXT NOT NULL,
+  txn_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  created_ts INTEGER NOT NULL,
+  PRIMARY KEY (token_hash, txn_id)
+);
+
+CREATE TABLE redactions (
+  event_id TEXT NOT NULL,
+  redaction_event_id TEXT NOT NULL,
+  PRIMARY KEY (event_id, redaction_event_id)
+);
+`,
+  },
+];

@@ -1,0 +1,122 @@
+import Database from 'better-sqlite3';
+import type { AccessTokenRecord, NewUser, Storage, UserRecord } from '../storage.js';
+import { sqliteMigrations, type Migration } from '../migrations/sqlite.js';
+
+export interface SqliteOptions {
+  /** A file path, or ':memory:'. */
+  file: string;
+  synchronous: 'NORMAL' | 'FULL';
+}
+
+interface UserRow {
+  user_id: string;
+  password_hash: string | null;
+  admin: number;
+  deactivated: number;
+  created_ts: number;
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+interface TokenRow {
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  created_ts: number;
+}
+
+export function migrate(db: Database.Database, migrations: readonly Migration[] = sqliteMigrations): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name TEXT NOT NULL, applied_ts INTEGER NOT NULL)');
+  const current = (db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest) throw new Error(`database schema version ${current} is newer than this server (${latest})`);
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version, name, applied_ts) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+  }
+  return latest;
+}
+
+/**
+ * better-sqlite3 is synchronous, so every statement runs on the event loop through this
+ * one connection; that makes commit order equal to stream order.
+ */
+export class SqliteStorage implements Storage {
+  private readonly db: Database.Database;
+  private closed = false;
+  private readonly stmts;
+
+  constructor(options: SqliteOptions) {
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.stmts = {
+      insertUser: this.db.prepare(
+        'INSERT INTO users (user_id, password_hash, admin, created_ts, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING'),
+      getUser: this.db.prepare('SELECT * FROM users WHERE user_id = ?'),
+      setPassword: this.db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?'),
+      insertToken: this.db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)'),
+      getToken: this.db.prepare(
+        'SELECT t.* FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.deactivated = 0'),
+      deleteToken: this.db.prepare('DELETE FROM access_tokens WHERE token_hash = ?'),
+      deleteTokensOfUser: this.db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND token_hash IS NOT ?'),
+      version: this.db.prepare('SELECT max(version) AS v FROM schema_version'),
+    };
+  }
+
+  async createUser(user: NewUser): Promise<boolean> {
+    const r = this.stmts.insertUser.run(user.userId, user.passwordHash, user.admin ? 1 : 0, user.createdTs, user.displayname ?? null);
+    return r.changes === 1;
+  }
+
+  async getUser(userId: string): Promise<UserRecord | null> {
+    const row = this.stmts.getUser.get(userId) as UserRow | undefined;
+    if (!row) return null;
+    return {
+      userId: row.user_id,
+      passwordHash: row.password_hash,
+      admin: row.admin === 1,
+      deactivated: row.deactivated === 1,
+      createdTs: row.created_ts,
+      displayname: row.displayname,
+      avatarUrl: row.avatar_url,
+    };
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return this.stmts.setPassword.run(passwordHash, userId).changes === 1;
+  }
+
+  async addAccessToken(token: AccessTokenRecord): Promise<void> {
+    this.stmts.insertToken.run(token.tokenHash, token.userId, token.deviceId, token.createdTs);
+  }
+
+  async getAccessToken(tokenHash: string): Promise<AccessTokenRecord | null> {
+    const row = this.stmts.getToken.get(tokenHash) as TokenRow | undefined;
+    return row ? { tokenHash: row.token_hash, userId: row.user_id, deviceId: row.device_id, createdTs: row.created_ts } : null;
+  }
+
+  async deleteAccessToken(tokenHash: string): Promise<void> {
+    this.stmts.deleteToken.run(tokenHash);
+  }
+
+  async deleteAccessTokensOfUser(userId: string, keepTokenHash?: string): Promise<number> {
+    return this.stmts.deleteTokensOfUser.run(userId, keepTokenHash ?? null).changes;
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (this.stmts.version.get() as { v: number | null }).v ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

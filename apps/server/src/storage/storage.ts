@@ -1,0 +1,49 @@
+/**
+ * What the domain needs from a database. Implementations (sqlite/ now, postgres/ later)
+ * keep every SQL statement below this interface; methods are async so that a networked
+ * database fits the same shape.
+ */
+export interface UserRecord {
+  userId: string;
+  passwordHash: string | null;
+  admin: boolean;
+  deactivated: boolean;
+  createdTs: number;
+  displayname: string | null;
+  avatarUrl: string | null;
+}
+
+export interface NewUser {
+  userId: string;
+  passwordHash: string | null;
+  admin: boolean;
+  createdTs: number;
+  displayname?: string | null;
+}
+
+export interface AccessTokenRecord {
+  tokenHash: string;
+  userId: string;
+  deviceId: string;
+  createdTs: number;
+}
+
+export interface Storage {
+  /** Creates the user; false when the user id is taken (nothing is changed then). */
+  createUser(user: NewUser): Promise<boolean>;
+  getUser(userId: string): Promise<UserRecord | null>;
+  /** False when there is no such user. */
+  setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+
+  addAccessToken(token: AccessTokenRecord): Promise<void>;
+  /** The token's owner, or null if unknown, revoked, or the user is deactivated. */
+  getAccessToken(tokenHash: string): Promise<AccessTokenRecord | null>;
+  deleteAccessToken(tokenHash: string): Promise<void>;
+  /** Revokes all of the user's tokens except `keepTokenHash`; returns how many went. */
+  deleteAccessTokensOfUser(userId: string, keepTokenHash?: string): Promise<number>;
+
+  /** The schema version after migrations ran. */
+  schemaVersion(): Promise<number>;
+  /** Finishes pending writes and closes the database. Safe to call twice. */
+  close(): Promise<void>;
+}
