@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { checkConfig } from '../../src/config/load.js';
+import type { HomeserverConfig } from '../../src/config/schema.js';
+import { startHomeserver, type RunningHomeserver } from '../../src/homeserver.js';
+import type { HandlerMap } from '../../src/http/handler.js';
+import { createLogger } from '../../src/logging.js';
+
+export interface LogLine { level: number; msg: string; [key: string]: unknown }
+
+export interface TestServer {
+  /** e.g. http://127.0.0.1:39211 */
+  baseUrl: string;
+  config: HomeserverConfig;
+  dataDir: string;
+  /** Everything the server logged, parsed. */
+  logs: LogLine[];
+  hs: RunningHomeserver;
+  /** Log lines of responses that failed spec validation; tests expect none. */
+  specViolations(): LogLine[];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Merged over the defaults (registration on, a shared secret, response validation on). */
+  config?: Record<string, unknown>;
+  /** Handlers that replace or add to the real ones, even for not-yet-implemented operations. */
+  stubs?: HandlerMap;
+}
+
+export const SHARED_SECRET = 'test-shared-secret';
+
+/** A homeserver on 127.0.0.1, any free port, with a fresh SQLite database in a temp dir. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'axon-test-'));
+  // JSON round trip: `key: undefined` in options.config removes a default.
+  const config = checkConfig(JSON.parse(JSON.stringify({
+    server_name: 'localhost',
+    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
+    database: { name: 'sqlite3', args: { database: path.join(dataDir, 'homeserver.db') } },
+    enable_registration: true,
+    registration_shared_secret: SHARED_SECRET,
+    testing: { validate_responses: true },
+    log_level: 'info',
+    ...options.config,
+  })) as unknown, dataDir);
+  const logs: LogLine[] = [];
+  const logger = createLogger(config.log_level, { write: (line: string) => { logs.push(JSON.parse(line) as LogLine); } });
+  const hs = await startHomeserver(config, logger, { stubs: options.stubs });
+  return {
+    baseUrl: hs.url,
+    config,
+    dataDir,
+    logs,
+    hs,
+    specViolations: () => logs.filter((l) => l.msg === 'response violates spec'),
+    close: async () => {
+      await hs.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
