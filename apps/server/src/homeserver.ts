@@ -9,6 +9,9 @@ import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
 import { openStorage } from './storage/open.js';
 
+/** How long in-flight requests get to finish after SIGTERM before their sockets are cut. */
+const CLOSE_GRACE_MS = 10_000;
+
 export interface RunningHomeserver {
   /** e.g. http://127.0.0.1:8008, with the real port when the config says 0. */
   url: string;
@@ -21,6 +24,7 @@ export interface RunningHomeserver {
 
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: CreateAppOptions = {}): Promise<RunningHomeserver> {
   const storage = await openStorage(config.database);
+  const stopController = new AbortController();
   const context: AppContext = {
     config,
     storage,
@@ -28,6 +32,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     nonces: new NonceStore(),
     uia: new UiaSessions(),
     logger,
+    stopping: stopController.signal,
   };
   const listener = config.listeners[0]!;
   const host = listener.bind_addresses[0]!;
@@ -47,9 +52,14 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // Long-polls listen to this and answer at once, so no request is left waiting.
+      stopController.abort();
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
+        // Busy connections finish their request first; each then turns idle, and idle
+        // keep-alive sockets would hold close() open until their timeout, so sweep them.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
         server.closeIdleConnections();
       });
       await storage.close();

@@ -13,4 +13,6 @@ export interface AppContext {
   nonces: NonceStore;
   uia: UiaSessions;
   logger: Logger;
+  /** Aborted when the server starts shutting down; waiting requests answer then. */
+  stopping: AbortSignal;
 }

@@ -1,2 +1,3 @@
 export * from './server.js';
 export * from './http.js';
+export * from './cli.js';

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const AXON_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/axon.js');
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs `axon ARGS` to completion (uses the built dist/: run `pnpm build` first). */
+export function runAxon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AXON_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface RunningAxon {
+  child: ChildProcess;
+  url: string;
+  /** Every stdout line so far. */
+  lines: string[];
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `axon start --config FILE`, resolved once it logs the "listening" line. */
+export function startAxon(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<RunningAxon> {
+  const child = spawn(process.execPath, [AXON_BIN, 'start', '--config', configPath], {
+    env: { ...process.env, AXON_VALIDATE_RESPONSES: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no "listening" line in 10 s: ${stderr}`)); }, 10_000);
+    let buffered = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        lines.push(line);
+        const parsed = JSON.parse(line) as { msg?: string; url?: string };
+        if (parsed.msg === 'listening' && parsed.url) {
+          clearTimeout(timer);
+          resolve({ child, url: parsed.url, lines, stop: () => { child.kill('SIGTERM'); return exited; } });
+        }
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`axon start exited ${code}: ${stderr}`)); });
+  });
+}
+
+/** A port that was free a moment ago (for configs that must name one). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
