@@ -1,0 +1,248 @@
+/**
+ * Wakes waiting /events polls when something they may care about happens: Synapse's
+ * notifier (synapse/notifier.py) in plain TypeScript.
+ *
+ * - One UserStream per polling user: the position up to which that user has been
+ *   notified, and the parked waits. Rooms index the user streams of their members (joined
+ *   and invited), so `onNewEvent` touches only the users an event concerns.
+ * - A wait resolves at once when the user's stream is already ahead of `from`, so an event
+ *   landing between the request and the wait is never missed.
+ * - A wake-up whose check finds nothing visible (spurious) just waits again.
+ * - Call `onNewEvent` only for committed (persisted-up-to) positions, and after the
+ *   sender has had its answer (e.g. from setImmediate): fan-out is not the sender's cost.
+ * - Serialisation is not done here: a woken wait's `check` reads the events and renders
+ *   them through events/format.ts's EventJsonCache, which stringifies each event once.
+ */
+import { advance, isAfter, maxToken, type StreamKey, type StreamToken } from './stream-token.js';
+
+export interface NotifyTargets {
+  readonly users?: Iterable<string>;
+  readonly rooms?: Iterable<string>;
+}
+
+/** Reads what the user may see in (from, to]; null when there is nothing. */
+export type CheckForUpdates<R> = (from: StreamToken, to: StreamToken) => Promise<R | null>;
+
+export type WaitOutcome<R> =
+  | { readonly status: 'result'; readonly result: R }
+  /** Nothing visible before the deadline: answer an empty chunk with this `end`. */
+  | { readonly status: 'timeout'; readonly end: StreamToken }
+  /** The client went away; nothing to send. */
+  | { readonly status: 'aborted' };
+
+export interface NotifierOptions {
+  /** Rooms whose events concern the user (joined and invited), read when a stream is made. */
+  readonly roomsForUser: (userId: string) => Iterable<string>;
+  /** User streams without waits are dropped after this long (Synapse: 10 minutes). */
+  readonly streamExpiryMs?: number;
+  readonly now?: () => number;
+}
+
+export interface NotifierStats {
+  readonly userStreams: number;
+  readonly rooms: number;
+  /** Waits parked until a wake-up. */
+  readonly waiters: number;
+  /** waitForEvents calls in progress, parked or checking. */
+  readonly activeWaits: number;
+  readonly timers: number;
+  readonly abortListeners: number;
+}
+
+interface Waiter {
+  wake: (() => void) | null;
+}
+
+class UserStream {
+  currentToken: StreamToken;
+  waiters = new Set<Waiter>();
+  readonly rooms = new Set<string>();
+  activeWaits = 0;
+  lastActive: number;
+  constructor(readonly userId: string, token: StreamToken, now: number) {
+    this.currentToken = token;
+    this.lastActive = now;
+  }
+}
+
+const ABORTED = Object.freeze({ status: 'aborted' as const });
+
+export class Notifier {
+  private current: StreamToken;
+  private readonly streams = new Map<string, UserStream>();
+  private readonly roomIndex = new Map<string, Set<UserStream>>();
+  private readonly roomsForUser: (userId: string) => Iterable<string>;
+  private readonly expiryMs: number;
+  private readonly now: () => number;
+  private parked = 0;
+  private active = 0;
+  private timers = 0;
+  private listeners = 0;
+
+  constructor(initial: StreamToken, opts: NotifierOptions) {
+    this.current = initial;
+    this.roomsForUser = opts.roomsForUser;
+    this.expiryMs = opts.streamExpiryMs ?? 10 * 60_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The newest committed position of every stream. */
+  get currentToken(): StreamToken {
+    return this.current;
+  }
+
+  onNewEvent(key: StreamKey, position: number, targets: NotifyTargets = {}): void {
+    this.current = advance(this.current, key, position);
+    // A user reached twice (named, and through a room) is harmless: the second time
+    // their token is already advanced and their waiters already woken.
+    if (targets.rooms) {
+      for (const roomId of targets.rooms) {
+        const set = this.roomIndex.get(roomId);
+        if (set) for (const s of set) this.notify(s, key, position);
+      }
+    }
+    if (targets.users) {
+      for (const userId of targets.users) {
+        const s = this.streams.get(userId);
+        if (s) this.notify(s, key, position);
+      }
+    }
+  }
+
+  /** Call on a join or invite, so the user hears of the room's events from now on. */
+  userJoinedRoom(userId: string, roomId: string): void {
+    const s = this.streams.get(userId);
+    if (s) this.index(s, roomId);
+  }
+
+  /** Call on a leave or ban, after notifying the user of that event. */
+  userLeftRoom(userId: string, roomId: string): void {
+    const s = this.streams.get(userId);
+    if (!s) return;
+    s.rooms.delete(roomId);
+    const set = this.roomIndex.get(roomId);
+    set?.delete(s);
+    if (set?.size === 0) this.roomIndex.delete(roomId);
+  }
+
+  async waitForEvents<R>(
+    userId: string, from: StreamToken, timeoutMs: number, signal: AbortSignal, check: CheckForUpdates<R>,
+  ): Promise<WaitOutcome<R>> {
+    if (signal.aborted) return ABORTED;
+    const stream = this.streamFor(userId);
+    stream.activeWaits++;
+    this.active++;
+    const waiter: Waiter = { wake: null };
+    let timedOut = !(timeoutMs > 0);
+    let aborted = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let armed = false;
+    const onAbort = (): void => {
+      aborted = true;
+      waiter.wake?.();
+    };
+    try {
+      let prev = from;
+      for (;;) {
+        if (aborted || signal.aborted) return ABORTED;
+        if (isAfter(stream.currentToken, prev)) {
+          const to = this.current;
+          const result = await check(prev, to);
+          if (aborted || signal.aborted) return ABORTED;
+          if (result !== null) return { status: 'result', result };
+          prev = maxToken(prev, to);
+          continue;
+        }
+        if (timedOut) return { status: 'timeout', end: maxToken(prev, this.current) };
+        if (!armed) {
+          // Armed on the first park only: a poll answered at once costs no timer.
+          armed = true;
+          timer = setTimeout(() => {
+            timer = undefined;
+            this.timers--;
+            timedOut = true;
+            waiter.wake?.();
+          }, timeoutMs);
+          this.timers++;
+          signal.addEventListener('abort', onAbort, { once: true });
+          this.listeners++;
+        }
+        await this.park(stream, waiter);
+      }
+    } finally {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        this.timers--;
+      }
+      if (armed) {
+        signal.removeEventListener('abort', onAbort);
+        this.listeners--;
+      }
+      stream.activeWaits--;
+      this.active--;
+      stream.lastActive = this.now();
+    }
+  }
+
+  /** Drops user streams idle for longer than the expiry; returns how many. */
+  removeExpiredStreams(): number {
+    const cutoff = this.now() - this.expiryMs;
+    let removed = 0;
+    for (const s of this.streams.values()) {
+      if (s.activeWaits > 0 || s.lastActive > cutoff) continue;
+      for (const roomId of [...s.rooms]) this.userLeftRoom(s.userId, roomId);
+      this.streams.delete(s.userId);
+      removed++;
+    }
+    return removed;
+  }
+
+  stats(): NotifierStats {
+    return {
+      userStreams: this.streams.size,
+      rooms: this.roomIndex.size,
+      waiters: this.parked,
+      activeWaits: this.active,
+      timers: this.timers,
+      abortListeners: this.listeners,
+    };
+  }
+
+  private streamFor(userId: string): UserStream {
+    let s = this.streams.get(userId);
+    if (!s) {
+      s = new UserStream(userId, this.current, this.now());
+      this.streams.set(userId, s);
+      for (const roomId of this.roomsForUser(userId)) this.index(s, roomId);
+    }
+    return s;
+  }
+
+  private index(s: UserStream, roomId: string): void {
+    s.rooms.add(roomId);
+    let set = this.roomIndex.get(roomId);
+    if (!set) this.roomIndex.set(roomId, (set = new Set()));
+    set.add(s);
+  }
+
+  private notify(s: UserStream, key: StreamKey, position: number): void {
+    s.currentToken = advance(s.currentToken, key, position);
+    if (s.waiters.size === 0) return;
+    // Swap first: a woken wait that parks again joins the new set, not this loop.
+    const woken = s.waiters;
+    s.waiters = new Set();
+    for (const w of woken) w.wake?.();
+  }
+
+  private park(s: UserStream, waiter: Waiter): Promise<void> {
+    this.parked++;
+    return new Promise<void>((resolve) => {
+      waiter.wake = resolve;
+      s.waiters.add(waiter);
+    }).finally(() => {
+      waiter.wake = null;
+      s.waiters.delete(waiter);
+      this.parked--;
+    });
+  }
+}
