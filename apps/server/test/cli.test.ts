@@ -7,7 +7,8 @@ import { freePort, login, request, runAxon, startAxon, V1 } from './helpers/inde
 const dir = mkdtempSync(path.join(tmpdir(), 'axon-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('axon command', () => {
+// Each test spawns several Node processes (~0.5 s each, more on a busy 2-core machine).
+describe('axon command', { timeout: 30_000 }, () => {
   it('generate-config, start, register-user, reset-password, SIGTERM', async () => {
     const config = path.join(dir, 'hs.yaml');
     const port = await freePort();
