@@ -4,7 +4,7 @@ export interface RetryOptions {
   initialDelayMs?: number;
   /** Upper bound of the exponential delay, in ms. Default 30 000. */
   maxDelayMs?: number;
-  /** Consecutive failures tolerated before the error is thrown. Default: unlimited. */
+  /** Consecutive failures tolerated before the error is thrown. Default: unlimited for `events()`, 5 for `send()`. */
   maxAttempts?: number;
   /** Called before each wait, e.g. to log or show "reconnecting". */
   onRetry?: (info: RetryInfo) => void;

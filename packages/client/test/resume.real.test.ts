@@ -38,7 +38,8 @@ describe.skipIf(pending)('events() across server crashes (real server, SIGKILL)'
 
   const sendBatch = async (label: string, count: number): Promise<string[]> => {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push((await alice.sendText(roomId, `${label}${i}`)).event_id);
+    // retry: a pooled connection to the killed process may fail once; the same txnId makes it safe
+    for (let i = 0; i < count; i++) ids.push((await alice.sendText(roomId, `${label}${i}`, { retry: { initialDelayMs: 50 } })).event_id);
     return ids;
   };
 
