@@ -1,3 +1,5 @@
+import type { EventStore } from './events.js';
+
 /**
  * What the domain needs from a database. Implementations (sqlite/ now, postgres/ later)
  * keep every SQL statement below this interface; methods are async so that a networked
@@ -29,6 +31,9 @@ export interface AccessTokenRecord {
 }
 
 export interface Storage {
+  /** Rooms, events, state, memberships, aliases. */
+  readonly events: EventStore;
+
   /** Creates the user; false when the user id is taken (nothing is changed then). */
   createUser(user: NewUser): Promise<boolean>;
   getUser(userId: string): Promise<UserRecord | null>;

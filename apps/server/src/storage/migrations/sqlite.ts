@@ -103,4 +103,11 @@ CREATE TABLE redactions (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'forgotten rooms',
+    sql: `
+ALTER TABLE room_memberships ADD COLUMN forgotten INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

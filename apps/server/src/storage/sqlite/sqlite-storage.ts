@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { AccessTokenRecord, NewUser, Storage, UserRecord } from '../storage.js';
 import { sqliteMigrations, type Migration } from '../migrations/sqlite.js';
+import { SqliteEventStore } from './sqlite-events.js';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:'. */
@@ -48,6 +49,7 @@ export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private closed = false;
   private readonly stmts;
+  readonly events: SqliteEventStore;
 
   constructor(options: SqliteOptions) {
     this.db = new Database(options.file);
@@ -56,6 +58,7 @@ export class SqliteStorage implements Storage {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    this.events = new SqliteEventStore(this.db);
     this.stmts = {
       insertUser: this.db.prepare(
         'INSERT INTO users (user_id, password_hash, admin, created_ts, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING'),

@@ -1,0 +1,233 @@
+import { validateEvent } from '@axon/contract';
+import { errors, MatrixError } from '../../errors.js';
+import type { AppendTransaction, EventStore, NewEvent } from '../../storage/events.js';
+import { generateEventId, generateRoomId } from '../events/ids.js';
+import { redactionSummary } from '../events/redaction.js';
+import type { EventDraft, JsonObject, Membership, PersistedEvent } from '../events/types.js';
+import { checkEventAllowed } from './auth-rules.js';
+import { planCreateRoom, type CreateRoomRequest } from './create-room.js';
+
+/** Who is acting: the user and the access token (hashed), for transaction ids. */
+export interface Actor {
+  readonly userId: string;
+  readonly tokenHash: string;
+}
+
+export interface Profile {
+  readonly displayname?: string | null;
+  readonly avatar_url?: string | null;
+}
+
+export interface RoomServiceOptions {
+  readonly serverName: string;
+  readonly store: EventStore;
+  /** The user's profile, copied into their join events. */
+  readonly profileOf: (userId: string) => Promise<Profile>;
+  /** Whether a local user exists (invites to unknown users are refused). */
+  readonly userExists: (userId: string) => Promise<boolean>;
+  /** Called after a commit with what it stored; fan-out happens there, off the sender's path. */
+  readonly onPersisted?: (events: readonly PersistedEvent[]) => void;
+  /** Synapse's limit on a whole event, in bytes of JSON. */
+  readonly maxEventBytes?: number;
+  readonly now?: () => number;
+}
+
+const MAX_EVENT_BYTES = 65_536;
+const MAX_ID_LENGTH = 255;
+
+export interface SendOptions {
+  readonly txnId?: string;
+  readonly stateKey?: string;
+  readonly redacts?: string;
+}
+
+/**
+ * The write side of rooms: every event Axon creates goes through `createEvents`, where the
+ * auth rules run against the state the event is applied to, inside the store's transaction.
+ */
+export class RoomService {
+  readonly serverName: string;
+  private readonly store: EventStore;
+  private readonly opts: RoomServiceOptions;
+  private readonly now: () => number;
+
+  constructor(opts: RoomServiceOptions) {
+    this.opts = opts;
+    this.serverName = opts.serverName;
+    this.store = opts.store;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Checks a draft the way the spec constrains any event before it reaches the auth rules. */
+  private checkDraft(draft: EventDraft): void {
+    if (draft.type.length > MAX_ID_LENGTH) throw errors.badJson(`Event type too long (max ${MAX_ID_LENGTH})`);
+    if (draft.state_key !== undefined && draft.state_key.length > MAX_ID_LENGTH) throw errors.badJson(`state_key too long (max ${MAX_ID_LENGTH})`);
+    const probe = {
+      event_id: '$probe:' + this.serverName, type: draft.type, content: draft.content, room_id: draft.room_id,
+      sender: draft.sender, user_id: draft.sender, origin_server_ts: this.now(),
+      ...(draft.state_key !== undefined ? { state_key: draft.state_key } : {}),
+      ...(draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
+    };
+    const bytes = Buffer.byteLength(JSON.stringify(probe));
+    if (bytes > (this.opts.maxEventBytes ?? MAX_EVENT_BYTES)) throw new MatrixError(413, 'M_TOO_LARGE', 'Event too large');
+    const checked = validateEvent(probe);
+    if (!checked.ok) {
+      const issue = checked.issues[0]!;
+      throw errors.badJson(`Invalid ${draft.type} event: ${issue.path || '/'} ${issue.message}`);
+    }
+  }
+
+  private toNewEvent(draft: EventDraft, txn?: { token: string; txnId: string }): NewEvent {
+    return {
+      ...draft,
+      event_id: generateEventId(this.serverName),
+      origin_server_ts: this.now(),
+      ...(txn ? { txn_id: txn.txnId, txn_token: txn.token } : {}),
+    };
+  }
+
+  /** Authorises and appends one event in an open transaction. */
+  private appendChecked(tx: AppendTransaction, draft: EventDraft, redactedEventSender?: string, txn?: { token: string; txnId: string }): PersistedEvent {
+    const verdict = checkEventAllowed(draft, tx.state, { redactedEventSender });
+    if (!verdict.ok) throw verdict.errcode === 'M_FORBIDDEN' ? errors.forbidden(verdict.error) : errors.badJson(verdict.error);
+    return tx.append(this.toNewEvent(draft, txn));
+  }
+
+  private persisted(events: readonly PersistedEvent[]): void {
+    if (events.length > 0) this.opts.onPersisted?.(events);
+  }
+
+  /** Sends one event (message or state) as `actor`; idempotent per (token, txnId). */
+  async send(actor: Actor, roomId: string, type: string, content: JsonObject, options: SendOptions = {}): Promise<PersistedEvent> {
+    const draft: EventDraft = {
+      room_id: roomId, type, sender: actor.userId, content,
+      ...(options.stateKey !== undefined ? { state_key: options.stateKey } : {}),
+      ...(options.redacts !== undefined ? { redacts: options.redacts } : {}),
+    };
+    const txn = options.txnId !== undefined ? { token: actor.tokenHash, txnId: options.txnId } : undefined;
+    if (txn) {
+      // A retry answers before any check: the first attempt already passed them.
+      const known = await this.store.getEventIdForTxn(txn.token, txn.txnId);
+      if (known) {
+        const ev = await this.store.getEvent(known);
+        if (ev) return ev;
+      }
+    }
+    this.checkDraft(draft);
+    let redactedSender: string | undefined;
+    if (type === 'm.room.redaction') {
+      const target = options.redacts !== undefined ? await this.store.getEvent(options.redacts) : null;
+      if (!target || target.room_id !== roomId) throw errors.notFound('Event not found');
+      redactedSender = target.sender;
+    }
+    const result = await this.store.appendEvents(roomId, (tx) => {
+      if (tx.state.size === 0) throw errors.forbidden(`Unknown room ${roomId}`);
+      this.appendChecked(tx, draft, redactedSender, txn);
+    }, txn ? { txn } : {});
+    const ev = result.events[0]!;
+    if (!result.deduplicated) {
+      if (ev.type === 'm.room.redaction' && ev.redacts !== undefined) await this.store.applyRedaction(ev.redacts, redactionSummary(ev));
+      this.persisted(result.events);
+    }
+    return ev;
+  }
+
+  async createRoom(actor: Actor, request: CreateRoomRequest): Promise<{ roomId: string; roomAlias?: string }> {
+    const roomId = generateRoomId(this.serverName);
+    const profile = await this.opts.profileOf(actor.userId);
+    const planned = planCreateRoom(request, { creator: actor.userId, roomId, serverName: this.serverName, creatorProfile: profile });
+    if (!planned.ok) throw new MatrixError(400, planned.errcode, planned.error);
+    const { plan } = planned;
+    for (const invitee of request.invite ?? []) {
+      if (!(await this.localUserExists(invitee))) throw errors.notFound(`Unknown user ${invitee}`);
+    }
+    for (const draft of plan.events) this.checkDraft(draft);
+    if (plan.roomAlias !== undefined) {
+      if (plan.roomAlias.length > MAX_ID_LENGTH) throw errors.invalidParam('room_alias_name too long');
+      if (!(await this.store.createAlias(plan.roomAlias, roomId, actor.userId))) {
+        throw new MatrixError(400, 'M_ROOM_IN_USE', 'Room alias already taken');
+      }
+    }
+    try {
+      await this.store.createRoomRecord({ roomId, creator: actor.userId, isPublic: plan.listedPublicly, createdTs: this.now() });
+      const result = await this.store.appendEvents(roomId, (tx) => {
+        for (const draft of plan.events) this.appendChecked(tx, draft);
+      });
+      this.persisted(result.events);
+    } catch (err) {
+      if (plan.roomAlias !== undefined) await this.store.deleteAlias(plan.roomAlias);
+      throw err;
+    }
+    return { roomId, ...(plan.roomAlias !== undefined ? { roomAlias: plan.roomAlias } : {}) };
+  }
+
+  private async localUserExists(userId: string): Promise<boolean> {
+    if (!/^@[^:]+:.+$/.test(userId)) throw errors.invalidParam(`Invalid user id ${userId}`);
+    if (userId.slice(userId.indexOf(':') + 1) !== this.serverName) {
+      throw errors.forbidden('Users on other servers cannot be reached: Axon does not federate');
+    }
+    return this.opts.userExists(userId);
+  }
+
+  /** Resolves `#alias:server` to its room id; room ids pass through. */
+  async resolveRoom(roomIdOrAlias: string): Promise<string> {
+    if (roomIdOrAlias.startsWith('!')) return roomIdOrAlias;
+    if (roomIdOrAlias.startsWith('#')) {
+      const alias = await this.store.getAlias(roomIdOrAlias);
+      if (!alias) throw errors.notFound(`Room alias ${roomIdOrAlias} not found`);
+      return alias.roomId;
+    }
+    throw errors.invalidParam(`${roomIdOrAlias} is neither a room id nor an alias`);
+  }
+
+  async join(actor: Actor, roomId: string): Promise<void> {
+    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    if ((await this.store.getMembership(roomId, actor.userId))?.membership === 'join') return;
+    const profile = await this.opts.profileOf(actor.userId);
+    await this.setMembership(actor, roomId, actor.userId, 'join', {
+      ...(profile.displayname != null ? { displayname: profile.displayname } : {}),
+      ...(profile.avatar_url != null ? { avatar_url: profile.avatar_url } : {}),
+    });
+  }
+
+  async invite(actor: Actor, roomId: string, target: string): Promise<void> {
+    if (!(await this.localUserExists(target))) throw errors.notFound(`Unknown user ${target}`);
+    await this.setMembership(actor, roomId, target, 'invite', {});
+  }
+
+  async leave(actor: Actor, roomId: string): Promise<void> {
+    const current = await this.store.getMembership(roomId, actor.userId);
+    if (!current || current.membership === 'leave') throw errors.forbidden(`User ${actor.userId} not in room ${roomId}`);
+    await this.setMembership(actor, roomId, actor.userId, 'leave', {});
+  }
+
+  async kick(actor: Actor, roomId: string, target: string, reason?: string): Promise<void> {
+    const current = await this.store.getMembership(roomId, target);
+    if (!current || (current.membership !== 'join' && current.membership !== 'invite')) {
+      throw errors.forbidden(`${target} is not in room ${roomId}`);
+    }
+    await this.setMembership(actor, roomId, target, 'leave', reason !== undefined ? { reason } : {});
+  }
+
+  async ban(actor: Actor, roomId: string, target: string, reason?: string): Promise<void> {
+    await this.setMembership(actor, roomId, target, 'ban', reason !== undefined ? { reason } : {});
+  }
+
+  async unban(actor: Actor, roomId: string, target: string): Promise<void> {
+    if ((await this.store.getMembership(roomId, target))?.membership !== 'ban') throw errors.forbidden(`${target} is not banned`);
+    await this.setMembership(actor, roomId, target, 'leave', {});
+  }
+
+  async forget(actor: Actor, roomId: string): Promise<void> {
+    const current = await this.store.getMembership(roomId, actor.userId);
+    if (current && (current.membership === 'join' || current.membership === 'invite')) {
+      throw errors.unknown(`User ${actor.userId} is in room ${roomId}`);
+    }
+    if (current) await this.store.setForgotten(roomId, actor.userId);
+  }
+
+  private async setMembership(actor: Actor, roomId: string, target: string, membership: Membership, extra: JsonObject): Promise<PersistedEvent> {
+    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    return this.send(actor, roomId, 'm.room.member', { ...extra, membership }, { stateKey: target });
+  }
+}

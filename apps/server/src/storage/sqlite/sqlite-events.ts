@@ -1,0 +1,346 @@
+import type Database from 'better-sqlite3';
+import type { JsonObject, Membership, PersistedEvent, RedactionSummary } from '../../domain/events/types.js';
+import { prunedContent } from '../../domain/events/redaction.js';
+import { RoomState } from '../../domain/rooms/room-state.js';
+import type {
+  AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
+} from '../events.js';
+
+interface EventRow {
+  stream_ordering: number;
+  event_id: string;
+  room_id: string;
+  type: string;
+  state_key: string | null;
+  sender: string;
+  content: string;
+  origin_server_ts: number;
+  topological_ordering: number;
+  redacts: string | null;
+  unsigned: string | null;
+  prev_content: string | null;
+  replaces_state: string | null;
+  txn_token_hash: string | null;
+  txn_id: string | null;
+}
+
+interface Unsigned {
+  prev_sender?: string;
+  redacted_because?: RedactionSummary;
+}
+
+export function eventFromRow(row: EventRow): PersistedEvent {
+  const unsigned = row.unsigned ? (JSON.parse(row.unsigned) as Unsigned) : {};
+  return {
+    event_id: row.event_id,
+    room_id: row.room_id,
+    type: row.type,
+    ...(row.state_key !== null ? { state_key: row.state_key } : {}),
+    sender: row.sender,
+    content: JSON.parse(row.content) as JsonObject,
+    origin_server_ts: row.origin_server_ts,
+    ...(row.redacts !== null ? { redacts: row.redacts } : {}),
+    stream_ordering: row.stream_ordering,
+    topological_ordering: row.topological_ordering,
+    ...(row.prev_content !== null ? { prev_content: JSON.parse(row.prev_content) as JsonObject } : {}),
+    ...(unsigned.prev_sender !== undefined ? { prev_sender: unsigned.prev_sender } : {}),
+    ...(row.replaces_state !== null ? { replaces_state: row.replaces_state } : {}),
+    ...(unsigned.redacted_because !== undefined ? { redacted_because: unsigned.redacted_because } : {}),
+    ...(row.txn_id !== null ? { txn_id: row.txn_id } : {}),
+    ...(row.txn_token_hash !== null ? { txn_token: row.txn_token_hash } : {}),
+  };
+}
+
+function unsignedJson(ev: { prev_sender?: string | undefined; redacted_because?: RedactionSummary | undefined }): string | null {
+  const u: Unsigned = {};
+  if (ev.prev_sender !== undefined) u.prev_sender = ev.prev_sender;
+  if (ev.redacted_because !== undefined) u.redacted_because = ev.redacted_because;
+  return Object.keys(u).length ? JSON.stringify(u) : null;
+}
+
+interface MembershipRow {
+  room_id: string;
+  user_id: string;
+  membership: Membership;
+  event_id: string;
+  stream_ordering: number;
+  forgotten: number;
+}
+
+function membershipFromRow(r: MembershipRow): RoomMembershipRow {
+  return { roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering, forgotten: r.forgotten === 1 };
+}
+
+interface RoomRow { room_id: string; creator: string; is_public: number; created_ts: number }
+const roomFromRow = (r: RoomRow): RoomRecord => ({ roomId: r.room_id, creator: r.creator, isPublic: r.is_public === 1, createdTs: r.created_ts });
+
+/** Rooms whose state is kept in memory; the one writer keeps them exact. */
+const STATE_CACHE_ROOMS = 2_000;
+
+/**
+ * Events, state and memberships on SQLite. The store is the only writer of its database
+ * (one connection, synchronous transactions), so cached room state never goes stale.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly stateCache = new Map<string, RoomState>();
+  private readonly depthCache = new Map<string, number>();
+  private readonly s;
+
+  constructor(private readonly db: Database.Database) {
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      insertEvent: p(`INSERT INTO events (event_id, room_id, type, state_key, sender, content, origin_server_ts, topological_ordering,
+        redacts, unsigned, prev_content, replaces_state, txn_token_hash, txn_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      upsertState: p(`INSERT INTO current_state (room_id, type, state_key, event_id) VALUES (?, ?, ?, ?)
+        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`),
+      upsertMembership: p(`INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten) VALUES (?, ?, ?, ?, ?, 0)
+        ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+        stream_ordering = excluded.stream_ordering, forgotten = 0`),
+      insertTxn: p('INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?)'),
+      getTxn: p('SELECT event_id FROM event_txns WHERE token_hash = ? AND txn_id = ?'),
+      maxDepth: p('SELECT max(topological_ordering) AS d FROM events WHERE room_id = ?'),
+      maxStream: p('SELECT max(stream_ordering) AS s FROM events'),
+      getEvent: p('SELECT * FROM events WHERE event_id = ?'),
+      redact: p('UPDATE events SET content = ?, unsigned = ?, redacts = NULL WHERE event_id = ?'),
+      insertRedaction: p('INSERT INTO redactions (event_id, redaction_event_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      successors: p('SELECT * FROM events WHERE replaces_state = ?'),
+      setPrevContent: p('UPDATE events SET prev_content = ? WHERE event_id = ?'),
+      getRoom: p('SELECT * FROM rooms WHERE room_id = ?'),
+      insertRoom: p('INSERT INTO rooms (room_id, creator, is_public, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT (room_id) DO NOTHING'),
+      setPublic: p('UPDATE rooms SET is_public = ? WHERE room_id = ?'),
+      publicRooms: p('SELECT * FROM rooms WHERE is_public = 1 ORDER BY created_ts, room_id'),
+      currentState: p('SELECT e.* FROM current_state c JOIN events e ON e.event_id = c.event_id WHERE c.room_id = ?'),
+      stateAt: p(`SELECT e.* FROM events e JOIN (
+          SELECT max(stream_ordering) AS so FROM events
+          WHERE room_id = ? AND state_key IS NOT NULL AND stream_ordering <= ? GROUP BY type, state_key
+        ) last ON last.so = e.stream_ordering`),
+      memberships: p('SELECT * FROM room_memberships WHERE user_id = ?'),
+      membership: p('SELECT * FROM room_memberships WHERE room_id = ? AND user_id = ?'),
+      members: p('SELECT user_id FROM room_memberships WHERE room_id = ? AND membership = ? ORDER BY user_id'),
+      membershipEvents: p(`SELECT * FROM events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ? AND stream_ordering <= ?
+        ORDER BY stream_ordering`),
+      forget: p('UPDATE room_memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?'),
+      backward: p(`SELECT * FROM events WHERE room_id = ? AND (topological_ordering < ? OR (topological_ordering = ? AND stream_ordering <= ?))
+        AND (topological_ordering > ? OR (topological_ordering = ? AND stream_ordering > ?))
+        ORDER BY topological_ordering DESC, stream_ordering DESC LIMIT ?`),
+      forward: p(`SELECT * FROM events WHERE room_id = ? AND (topological_ordering > ? OR (topological_ordering = ? AND stream_ordering > ?))
+        AND (topological_ordering < ? OR (topological_ordering = ? AND stream_ordering <= ?))
+        ORDER BY topological_ordering, stream_ordering LIMIT ?`),
+      positionAt: p(`SELECT topological_ordering AS t, stream_ordering AS s FROM events WHERE room_id = ? AND stream_ordering <= ?
+        ORDER BY stream_ordering DESC LIMIT 1`),
+      createAlias: p('INSERT INTO room_aliases (alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT (alias) DO NOTHING'),
+      getAlias: p('SELECT room_id, creator FROM room_aliases WHERE alias = ?'),
+      deleteAlias: p('DELETE FROM room_aliases WHERE alias = ?'),
+      roomAliases: p('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias'),
+    };
+  }
+
+  private loadState(roomId: string): RoomState {
+    let state = this.stateCache.get(roomId);
+    if (state) {
+      // refresh its place in the LRU order
+      this.stateCache.delete(roomId);
+      this.stateCache.set(roomId, state);
+      return state;
+    }
+    state = new RoomState((this.s.currentState.all(roomId) as EventRow[]).map(eventFromRow));
+    if (state.size > 0) {
+      this.stateCache.set(roomId, state);
+      if (this.stateCache.size > STATE_CACHE_ROOMS) this.stateCache.delete(this.stateCache.keys().next().value!);
+    }
+    return state;
+  }
+
+  private nextDepth(roomId: string): number {
+    let depth = this.depthCache.get(roomId);
+    if (depth === undefined) depth = (this.s.maxDepth.get(roomId) as { d: number | null }).d ?? 0;
+    return depth + 1;
+  }
+
+  async appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
+    const run = this.db.transaction((): AppendResult => {
+      const txn = options.txn;
+      if (txn) {
+        const known = this.s.getTxn.get(txn.token, txn.txnId) as { event_id: string } | undefined;
+        if (known) {
+          const row = this.s.getEvent.get(known.event_id) as EventRow | undefined;
+          if (row) return { events: [eventFromRow(row)], deduplicated: true };
+        }
+      }
+      const state = this.loadState(roomId);
+      const appended: PersistedEvent[] = [];
+      const tx: AppendTransaction = {
+        state,
+        append: (ev: NewEvent): PersistedEvent => {
+          if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+          const isState = typeof ev.state_key === 'string';
+          const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
+          const depth = this.nextDepth(roomId);
+          const prevFields = prev
+            ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
+            : {};
+          const info = this.s.insertEvent.run(
+            ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
+            ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
+            prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
+          );
+          const persisted: PersistedEvent = {
+            event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
+            origin_server_ts: ev.origin_server_ts, stream_ordering: Number(info.lastInsertRowid), topological_ordering: depth,
+            ...(isState ? { state_key: ev.state_key } : {}),
+            ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
+            ...prevFields,
+            ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
+            ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
+          };
+          this.depthCache.set(roomId, depth);
+          if (isState) {
+            this.s.upsertState.run(roomId, ev.type, ev.state_key, ev.event_id);
+            if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
+              this.s.upsertMembership.run(roomId, ev.state_key, ev.content['membership'], ev.event_id, persisted.stream_ordering);
+            }
+            state.set(persisted);
+            if (state.size === 1) this.stateCache.set(roomId, state);
+          }
+          if (txn && appended.length === 0) this.s.insertTxn.run(txn.token, txn.txnId, ev.event_id, ev.origin_server_ts);
+          appended.push(persisted);
+          return persisted;
+        },
+      };
+      plan(tx);
+      return { events: appended, deduplicated: false };
+    });
+    try {
+      return run();
+    } catch (err) {
+      // The plan may have applied events to the cached state before the rollback.
+      this.stateCache.delete(roomId);
+      this.depthCache.delete(roomId);
+      throw err;
+    }
+  }
+
+  async applyRedaction(targetEventId: string, redaction: RedactionSummary): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.s.getEvent.get(targetEventId) as EventRow | undefined;
+      if (!row) return;
+      const ev = eventFromRow(row);
+      if (ev.redacted_because) return;
+      this.s.insertRedaction.run(targetEventId, redaction.event_id);
+      this.s.redact.run(JSON.stringify(prunedContent(ev.type, ev.content)), unsignedJson({ prev_sender: ev.prev_sender, redacted_because: redaction }), targetEventId);
+      // the state event that replaced this one must not leak its content as prev_content
+      for (const succ of (this.s.successors.all(targetEventId) as EventRow[]).map(eventFromRow)) {
+        if (succ.prev_content) this.s.setPrevContent.run(JSON.stringify(prunedContent(succ.type, succ.prev_content)), succ.event_id);
+      }
+    })();
+    // cached state may hold the unredacted event
+    const row = this.s.getEvent.get(targetEventId) as EventRow | undefined;
+    if (row) this.stateCache.delete(row.room_id);
+  }
+
+  async currentStreamOrdering(): Promise<number> {
+    return (this.s.maxStream.get() as { s: number | null }).s ?? 0;
+  }
+
+  async getEvent(eventId: string): Promise<PersistedEvent | null> {
+    const row = this.s.getEvent.get(eventId) as EventRow | undefined;
+    return row ? eventFromRow(row) : null;
+  }
+
+  async getEventIdForTxn(token: string, txnId: string): Promise<string | null> {
+    return (this.s.getTxn.get(token, txnId) as { event_id: string } | undefined)?.event_id ?? null;
+  }
+
+  async getRoom(roomId: string): Promise<RoomRecord | null> {
+    const row = this.s.getRoom.get(roomId) as RoomRow | undefined;
+    return row ? roomFromRow(row) : null;
+  }
+
+  async createRoomRecord(room: RoomRecord): Promise<void> {
+    this.s.insertRoom.run(room.roomId, room.creator, room.isPublic ? 1 : 0, room.createdTs);
+  }
+
+  async setRoomPublic(roomId: string, isPublic: boolean): Promise<void> {
+    this.s.setPublic.run(isPublic ? 1 : 0, roomId);
+  }
+
+  async publicRooms(): Promise<RoomRecord[]> {
+    return (this.s.publicRooms.all() as RoomRow[]).map(roomFromRow);
+  }
+
+  async getCurrentState(roomId: string): Promise<RoomState> {
+    // a copy: the cached view changes with the next append
+    return new RoomState(this.loadState(roomId).events());
+  }
+
+  async getStateAt(roomId: string, streamOrdering: number): Promise<RoomState> {
+    return new RoomState((this.s.stateAt.all(roomId, streamOrdering) as EventRow[]).map(eventFromRow));
+  }
+
+  async getMemberships(userId: string): Promise<RoomMembershipRow[]> {
+    return (this.s.memberships.all(userId) as MembershipRow[]).map(membershipFromRow);
+  }
+
+  async getMembership(roomId: string, userId: string): Promise<RoomMembershipRow | null> {
+    const row = this.s.membership.get(roomId, userId) as MembershipRow | undefined;
+    return row ? membershipFromRow(row) : null;
+  }
+
+  async getRoomMembers(roomId: string, membership: Membership = 'join'): Promise<string[]> {
+    return (this.s.members.all(roomId, membership) as { user_id: string }[]).map((r) => r.user_id);
+  }
+
+  async getMembershipEvents(roomId: string, userId: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
+    return (this.s.membershipEvents.all(roomId, userId, upToStream) as EventRow[]).map(eventFromRow);
+  }
+
+  async setForgotten(roomId: string, userId: string): Promise<void> {
+    this.s.forget.run(roomId, userId);
+  }
+
+  async getEventsInStreamRange(roomIds: readonly string[], fromStream: number, toStream: number, limit: number): Promise<PersistedEvent[]> {
+    if (roomIds.length === 0 || limit <= 0 || toStream <= fromStream) return [];
+    const out: EventRow[] = [];
+    // SQLite caps bound parameters; chunk the room list and merge.
+    for (let i = 0; i < roomIds.length; i += 500) {
+      const chunk = roomIds.slice(i, i + 500);
+      const sql = `SELECT * FROM events WHERE stream_ordering > ? AND stream_ordering <= ? AND room_id IN (${chunk.map(() => '?').join(',')})
+        ORDER BY stream_ordering LIMIT ?`;
+      out.push(...(this.db.prepare(sql).all(fromStream, toStream, ...chunk, limit) as EventRow[]));
+    }
+    out.sort((a, b) => a.stream_ordering - b.stream_ordering);
+    return out.slice(0, limit).map(eventFromRow);
+  }
+
+  async getRoomTimeline(roomId: string, from: TimelinePosition, dir: 'b' | 'f', limit: number, bound?: TimelinePosition): Promise<PersistedEvent[]> {
+    if (limit <= 0) return [];
+    const rows = dir === 'b'
+      ? this.s.backward.all(roomId, from.topological, from.topological, from.stream,
+        bound?.topological ?? -1, bound?.topological ?? -1, bound?.stream ?? -1, limit)
+      : this.s.forward.all(roomId, from.topological, from.topological, from.stream,
+        bound?.topological ?? Number.MAX_SAFE_INTEGER, bound?.topological ?? Number.MAX_SAFE_INTEGER, bound?.stream ?? Number.MAX_SAFE_INTEGER, limit);
+    return (rows as EventRow[]).map(eventFromRow);
+  }
+
+  async timelinePositionAt(roomId: string, stream: number): Promise<TimelinePosition> {
+    const row = this.s.positionAt.get(roomId, stream) as { t: number; s: number } | undefined;
+    return row ? { topological: row.t, stream: row.s } : { topological: 0, stream: 0 };
+  }
+
+  async createAlias(alias: string, roomId: string, creator: string): Promise<boolean> {
+    return this.s.createAlias.run(alias, roomId, creator).changes === 1;
+  }
+
+  async getAlias(alias: string): Promise<{ roomId: string; creator: string } | null> {
+    const row = this.s.getAlias.get(alias) as { room_id: string; creator: string } | undefined;
+    return row ? { roomId: row.room_id, creator: row.creator } : null;
+  }
+
+  async deleteAlias(alias: string): Promise<boolean> {
+    return this.s.deleteAlias.run(alias).changes === 1;
+  }
+
+  async aliasesForRoom(roomId: string): Promise<string[]> {
+    return (this.s.roomAliases.all(roomId) as { alias: string }[]).map((r) => r.alias);
+  }
+}
