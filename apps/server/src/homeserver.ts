@@ -4,6 +4,8 @@ import type { HomeserverConfig } from './config/schema.js';
 import { Accounts } from './domain/accounts/accounts.js';
 import { NonceStore } from './domain/accounts/shared-secret.js';
 import { UiaSessions } from './domain/accounts/uia.js';
+import { RoomReads } from './domain/rooms/room-reads.js';
+import { RoomService } from './domain/rooms/room-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
@@ -25,10 +27,21 @@ export interface RunningHomeserver {
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: CreateAppOptions = {}): Promise<RunningHomeserver> {
   const storage = await openStorage(config.database);
   const stopController = new AbortController();
+  const rooms = new RoomService({
+    serverName: config.server_name,
+    store: storage.events,
+    profileOf: async (userId) => {
+      const user = await storage.getUser(userId);
+      return { displayname: user?.displayname ?? null, avatar_url: user?.avatarUrl ?? null };
+    },
+    userExists: async (userId) => (await storage.getUser(userId)) !== null,
+  });
   const context: AppContext = {
     config,
     storage,
     accounts: new Accounts(storage, { serverName: config.server_name, enableRegistration: config.enable_registration }),
+    rooms,
+    roomReads: new RoomReads(storage.events),
     nonces: new NonceStore(),
     uia: new UiaSessions(),
     logger,

@@ -2,6 +2,8 @@ import type { HomeserverConfig } from '../config/schema.js';
 import type { Accounts } from '../domain/accounts/accounts.js';
 import type { NonceStore } from '../domain/accounts/shared-secret.js';
 import type { UiaSessions } from '../domain/accounts/uia.js';
+import type { RoomReads } from '../domain/rooms/room-reads.js';
+import type { RoomService } from '../domain/rooms/room-service.js';
 import type { Logger } from '../logging.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -12,6 +14,8 @@ export interface AppContext {
   accounts: Accounts;
   nonces: NonceStore;
   uia: UiaSessions;
+  rooms: RoomService;
+  roomReads: RoomReads;
   logger: Logger;
   /** Aborted when the server starts shutting down; waiting requests answer then. */
   stopping: AbortSignal;

@@ -7,11 +7,8 @@ import type { OperationId } from '@axon/contract';
  */
 export const NOT_YET_IMPLEMENTED: readonly OperationId[] = [
   // rooms
-  'createRoom', 'getRoomIdByAlias', 'setRoomAlias', 'deleteRoomAlias', 'getPublicRooms',
-  'joinRoomById', 'joinRoom', 'inviteUser', 'leaveRoom', 'forgetRoom', 'kickUser', 'banUser', 'unbanUser',
-  'sendMessage', 'postMessage', 'redactEvent', 'postRedaction',
-  'setRoomState', 'getRoomState', 'setRoomStateWithKey', 'getRoomStateWithKey', 'getRoomStateEvents',
-  'getMembersByRoom', 'getRoomInitialSync', 'getRoomEvents',
+  'getRoomIdByAlias', 'setRoomAlias', 'deleteRoomAlias', 'getPublicRooms',
+  'getRoomInitialSync', 'getRoomEvents',
   // sync
   'getEvents', 'getInitialSync', 'getEventsByEventId',
   // surface

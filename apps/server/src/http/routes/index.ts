@@ -2,6 +2,8 @@ import type { HandlerMap } from '../handler.js';
 import { adminHandlers } from './admin.js';
 import { loginHandlers } from './login.js';
 import { registrationHandlers } from './registration.js';
+import { roomHandlers } from './rooms.js';
+import { roomStateHandlers } from './room-state.js';
 import { versionsHandlers } from './versions.js';
 
 /** Every handler by operationId; the router checks this against the operation table. */
@@ -10,4 +12,6 @@ export const routeHandlers: HandlerMap = {
   ...registrationHandlers,
   ...loginHandlers,
   ...adminHandlers,
+  ...roomHandlers,
+  ...roomStateHandlers,
 };
