@@ -1,4 +1,6 @@
 import type { EventStore } from './events.js';
+import type { StreamStore } from './streams.js';
+import type { MediaStore } from './media.js';
 
 /**
  * What the domain needs from a database. Implementations (sqlite/ now, postgres/ later)
@@ -33,12 +35,19 @@ export interface AccessTokenRecord {
 export interface Storage {
   /** Rooms, events, state, memberships, aliases. */
   readonly events: EventStore;
+  /** Receipts, account data and presence: the stored sync streams. */
+  readonly streams: StreamStore;
+  /** Metadata of uploaded media. */
+  readonly media: MediaStore;
 
   /** Creates the user; false when the user id is taken (nothing is changed then). */
   createUser(user: NewUser): Promise<boolean>;
   getUser(userId: string): Promise<UserRecord | null>;
   /** False when there is no such user. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+  /** Profile fields; null clears. False when there is no such user. */
+  setDisplayname(userId: string, displayname: string | null): Promise<boolean>;
+  setAvatarUrl(userId: string, avatarUrl: string | null): Promise<boolean>;
 
   addAccessToken(token: AccessTokenRecord): Promise<void>;
   /** The token's owner, or null if unknown, revoked, or the user is deactivated. */

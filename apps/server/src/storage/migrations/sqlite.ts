@@ -110,4 +110,56 @@ CREATE TABLE redactions (
 ALTER TABLE room_memberships ADD COLUMN forgotten INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 3,
+    name: 'local media',
+    sql: `
+-- Uploads to the content repository; the bytes are files under media_store_path.
+CREATE TABLE local_media (
+  media_id TEXT PRIMARY KEY NOT NULL,
+  media_type TEXT NOT NULL,
+  upload_name TEXT,
+  media_length INTEGER NOT NULL,
+  created_ts INTEGER NOT NULL,
+  user_id TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 4,
+    name: 'sync streams: receipts, account data, presence',
+    sql: `
+-- The latest row per key, stamped with the position of its change in its own stream.
+CREATE TABLE receipts (
+  room_id TEXT NOT NULL,
+  receipt_type TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  stream_id INTEGER NOT NULL,
+  PRIMARY KEY (room_id, receipt_type, user_id)
+);
+CREATE INDEX receipts_room_stream ON receipts (room_id, stream_id);
+
+-- room_id is '' for global account data.
+CREATE TABLE account_data (
+  user_id TEXT NOT NULL,
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  stream_id INTEGER NOT NULL,
+  PRIMARY KEY (user_id, room_id, type)
+);
+CREATE INDEX account_data_user_stream ON account_data (user_id, stream_id);
+
+CREATE TABLE presence (
+  user_id TEXT PRIMARY KEY NOT NULL,
+  presence TEXT NOT NULL,
+  status_msg TEXT,
+  last_active_ts INTEGER NOT NULL,
+  stream_id INTEGER NOT NULL
+);
+CREATE INDEX presence_stream ON presence (stream_id);
+`,
+  },
 ];

@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import type { AccessTokenRecord, NewUser, Storage, UserRecord } from '../storage.js';
 import { sqliteMigrations, type Migration } from '../migrations/sqlite.js';
 import { SqliteEventStore } from './sqlite-events.js';
+import { SqliteStreamStore } from './sqlite-streams.js';
+import { SqliteMediaStore } from './sqlite-media.js';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:'. */
@@ -50,6 +52,8 @@ export class SqliteStorage implements Storage {
   private closed = false;
   private readonly stmts;
   readonly events: SqliteEventStore;
+  readonly streams: SqliteStreamStore;
+  readonly media: SqliteMediaStore;
 
   constructor(options: SqliteOptions) {
     this.db = new Database(options.file);
@@ -59,11 +63,15 @@ export class SqliteStorage implements Storage {
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     this.events = new SqliteEventStore(this.db);
+    this.streams = new SqliteStreamStore(this.db);
+    this.media = new SqliteMediaStore(this.db);
     this.stmts = {
       insertUser: this.db.prepare(
         'INSERT INTO users (user_id, password_hash, admin, created_ts, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING'),
       getUser: this.db.prepare('SELECT * FROM users WHERE user_id = ?'),
       setPassword: this.db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?'),
+      setDisplayname: this.db.prepare('UPDATE users SET displayname = ? WHERE user_id = ?'),
+      setAvatarUrl: this.db.prepare('UPDATE users SET avatar_url = ? WHERE user_id = ?'),
       insertToken: this.db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)'),
       getToken: this.db.prepare(
         'SELECT t.* FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.deactivated = 0'),
@@ -94,6 +102,14 @@ export class SqliteStorage implements Storage {
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
     return this.stmts.setPassword.run(passwordHash, userId).changes === 1;
+  }
+
+  async setDisplayname(userId: string, displayname: string | null): Promise<boolean> {
+    return this.stmts.setDisplayname.run(displayname, userId).changes === 1;
+  }
+
+  async setAvatarUrl(userId: string, avatarUrl: string | null): Promise<boolean> {
+    return this.stmts.setAvatarUrl.run(avatarUrl, userId).changes === 1;
   }
 
   async addAccessToken(token: AccessTokenRecord): Promise<void> {
