@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL]`: starts Axon as an operator
+// would, and the bare node:http ceiling, runs every scenario from a separate client process,
+// prints medians and p99s, writes the raw JSON (bench-results/, not committed) and, for
+// full runs, records a section in docs/benchmarks.md.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot, rssKiB, startAxon, startCeiling, type RunningProcess } from './processes.js';
+import { section, table, type RunInfo } from './report.js';
+import type { Row } from './scenario.js';
+import { scenarios } from './scenarios/index.js';
+
+interface Options { smoke: boolean; only: string[]; postgres?: string; record: boolean }
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { smoke: false, only: [], record: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--smoke') o.smoke = true;
+    else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--postgres') o.postgres = argv[++i];
+    else if (a === '--no-record') o.record = false;
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+/** Runs one scenario in a fresh client process under a raised open-file limit. */
+function runScenario(name: string, axon: RunningProcess, ceiling: RunningProcess, smoke: boolean): Promise<Row[]> {
+  const client = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec node "$@"', 'node',
+    path.join(repoRoot, 'tools/bench/dist/client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => { client.kill('SIGKILL'); reject(new Error(`${name}: timed out`)); }, smoke ? 120_000 : 900_000);
+    client.on('message', (msg: { rows?: Row[]; error?: string; log?: string; question?: string; id?: number }) => {
+      if (msg.log) console.log(`  ${name}: ${msg.log}`);
+      else if (msg.question === 'server-rss-kib') client.send({ answer: rssKiB(axon.pid), id: msg.id });
+      else if (msg.rows || msg.error) {
+        clearTimeout(deadline);
+        client.kill();
+        if (msg.error) reject(new Error(`${name}: ${msg.error}`));
+        else resolve(msg.rows!);
+      }
+    });
+    client.once('exit', (code) => { clearTimeout(deadline); reject(new Error(`${name}: client exited ${code}`)); });
+    client.send({ job: { scenario: name, baseUrl: axon.url, ceilingUrl: ceiling.url, smoke } });
+  });
+}
+
+async function main(): Promise<number> {
+  const opts = parseArgs(process.argv.slice(2));
+  const names = opts.only.length ? opts.only : Object.keys(scenarios);
+  const database = opts.postgres ? 'PostgreSQL, 1 process' : 'SQLite, 1 process';
+  console.log(`bench: ${opts.smoke ? 'smoke' : 'full'} run on ${database}: ${names.join(', ')}`);
+  const rows: Row[] = [];
+  let failed = false;
+  const ceiling = await startCeiling();
+  try {
+    for (const name of names) {
+      // a fresh server per scenario: no scenario pays for another's data
+      const axon = await startAxon(opts.postgres ? { database: opts.postgres } : {});
+      try {
+        const t0 = Date.now();
+        rows.push(...await runScenario(name, axon, ceiling, opts.smoke));
+        console.log(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        failed = true;
+        console.error(`bench: ${(err as Error).message}`);
+      } finally {
+        await axon.stop();
+      }
+    }
+  } finally {
+    await ceiling.stop();
+  }
+  console.log(`\n${table(rows)}\n`);
+  const info: RunInfo = {
+    date: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    mode: opts.smoke ? 'smoke' : 'full',
+    database,
+    command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+  };
+  const outDir = path.join(repoRoot, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, `${Date.now()}.json`), JSON.stringify({ ...info, rows }, null, 2));
+  if (!opts.smoke && opts.record && !failed) {
+    const doc = path.join(repoRoot, 'docs/benchmarks.md');
+    const marker = '<!-- runs: newest first -->';
+    const text = existsSync(doc) ? readFileSync(doc, 'utf8') : `# Benchmarks\n\n${marker}\n`;
+    writeFileSync(doc, text.includes(marker) ? text.replace(marker, `${marker}\n\n${section(info, rows)}`) : `${text}\n${section(info, rows)}`);
+    console.log('bench: recorded in docs/benchmarks.md');
+  }
+  return failed ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (err: unknown) => { console.error(err); process.exit(1); });

@@ -1,0 +1,42 @@
+// The load side of the bench: a process of its own, so the server's figures are not the
+// client's. The orchestrator sends one scenario to run and answers questions about the
+// server process (its memory); results go back over IPC.
+import { makeAgent } from './http.js';
+import { MatrixApi } from './matrix.js';
+import type { Row } from './scenario.js';
+import { scenarios } from './scenarios/index.js';
+
+interface Job { scenario: string; baseUrl: string; ceilingUrl: string; smoke: boolean }
+type Incoming = { job: Job } | { answer: number; id: number };
+
+const pending = new Map<number, (value: number) => void>();
+let nextId = 0;
+const send = (msg: unknown): void => { process.send!(msg); };
+
+process.on('message', (msg: Incoming) => {
+  if ('answer' in msg) {
+    pending.get(msg.id)?.(msg.answer);
+    pending.delete(msg.id);
+    return;
+  }
+  const { job } = msg;
+  const scenario = scenarios[job.scenario];
+  if (!scenario) {
+    send({ error: `unknown scenario ${job.scenario}` });
+    return;
+  }
+  scenario({
+    api: new MatrixApi(job.baseUrl, makeAgent(64)),
+    smoke: job.smoke,
+    ceilingUrl: job.ceilingUrl,
+    ask: (question) => new Promise<number>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      send({ question, id });
+    }),
+    log: (message) => send({ log: message }),
+  }).then(
+    (rows: Row[]) => send({ rows }),
+    (err: unknown) => send({ error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+  );
+});

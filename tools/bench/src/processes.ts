@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const AXON = path.join(repoRoot, 'apps/server/bin/axon.js');
+/** 10,000 waiting polls need 10,000 sockets in the server and in the client. */
+const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn)';
+
+export interface RunningProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Runs a node script under a raised open-file limit; resolves once it prints its URL line. */
+function spawnNode(args: string[], env: NodeJS.ProcessEnv, urlOf: (line: string) => string | undefined): Promise<RunningProcess> {
+  const child = spawn('bash', ['-c', `${ULIMIT}; exec node "$@"`, 'node', ...args], {
+    cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    let found = false;
+    lines.on('line', (line) => {
+      if (found) return;
+      const url = urlOf(line);
+      if (!url) return;
+      found = true;
+      resolve({
+        url,
+        pid: child.pid!,
+        child,
+        stop: () => new Promise<void>((done) => {
+          if (child.exitCode !== null) return done();
+          child.once('exit', () => done());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+        }),
+      });
+    });
+    child.once('exit', (code) => { if (!found) reject(new Error(`process exited (${code}) before listening:\n${stderr}`)); });
+  });
+}
+
+export interface AxonOptions {
+  /** A postgres:// URL; SQLite in a fresh temp dir otherwise. */
+  database?: string;
+}
+
+/** Axon as an operator would run it (generated config), with rate limits out of the way. */
+export async function startAxon(options: AxonOptions = {}): Promise<RunningProcess & { dataDir: string }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'axon-bench-'));
+  const configPath = path.join(dataDir, 'homeserver.yaml');
+  const gen = spawn('node', [AXON, 'generate-config', '--server-name', 'bench.local', '--config-path', configPath,
+    '--data-dir', dataDir, '--port', '0', '--enable-registration', ...(options.database ? ['--database', options.database] : [])],
+  { cwd: repoRoot, stdio: 'inherit' });
+  await new Promise<void>((resolve, reject) => gen.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`generate-config exited ${c}`)))));
+  const config = parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  for (const key of ['rc_message', 'rc_login', 'rc_registration']) config[key] = { per_second: 1_000_000, burst_count: 1_000_000 };
+  writeFileSync(configPath, stringify(config));
+  const proc = await spawnNode([AXON, 'start', '--config', configPath], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
+    try {
+      const parsed = JSON.parse(line) as { msg?: string; url?: string };
+      return parsed.msg === 'listening' ? parsed.url : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  // Drain the log so a full pipe never stalls the server.
+  proc.child.stdout!.resume();
+  return {
+    ...proc,
+    dataDir,
+    stop: async () => { await proc.stop(); rmSync(dataDir, { recursive: true, force: true }); },
+  };
+}
+
+/** The ceiling: a bare node:http server answering the same request shape with fixed JSON. */
+export function startCeiling(): Promise<RunningProcess> {
+  return spawnNode([path.join(repoRoot, 'tools/bench/ceiling-server.mjs')], {}, (line) => (line.startsWith('http://') ? line.trim() : undefined));
+}
+
+/** Resident memory of a process in KiB, from /proc. */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) : Number.NaN;
+}

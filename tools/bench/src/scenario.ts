@@ -1,0 +1,32 @@
+import type { MatrixApi } from './matrix.js';
+
+/** One figure of a run. `target` is the bound Axon must meet, when there is one. */
+export interface Row {
+  scenario: string;
+  metric: string;
+  value: number;
+  unit: string;
+  /** e.g. '<= 2' or '>= 3000'. */
+  target?: string;
+  synapse?: string;
+  met?: boolean;
+}
+
+export interface ScenarioContext {
+  api: MatrixApi;
+  smoke: boolean;
+  ceilingUrl: string;
+  /** Asks the orchestrator something about the server process (e.g. its memory). */
+  ask(question: 'server-rss-kib'): Promise<number>;
+  log(message: string): void;
+}
+
+export type Scenario = (ctx: ScenarioContext) => Promise<Row[]>;
+
+export function judged(row: Omit<Row, 'met'>): Row {
+  if (!row.target) return row;
+  const m = /^(<=|>=)\s*([\d.]+)$/.exec(row.target);
+  if (!m) return row;
+  const bound = Number(m[2]);
+  return { ...row, met: m[1] === '<=' ? row.value <= bound : row.value >= bound };
+}

@@ -1,0 +1,53 @@
+import { makeAgent, requestJson } from '../http.js';
+import { makeUsers, txnId } from '../matrix.js';
+import { judged, type Scenario } from '../scenario.js';
+import { median } from '../stats.js';
+
+const SENDERS = 20;
+
+async function runFor(ms: number, workers: number, once: (w: number) => Promise<void>): Promise<number> {
+  let count = 0;
+  const end = performance.now() + ms;
+  await Promise.all(Array.from({ length: workers }, async (_, w) => {
+    while (performance.now() < end) {
+      await once(w);
+      count++;
+    }
+  }));
+  return count / (ms / 1000);
+}
+
+/** 4. 20 concurrent senders into 20 rooms, against the bare node:http ceiling with the same request shape. */
+export const throughput: Scenario = async ({ api, smoke, ceilingUrl, log }) => {
+  const users = await makeUsers(api, SENDERS, 'tput');
+  const rooms = await Promise.all(users.map((u) => api.createRoom(u)));
+  const seconds = smoke ? 1 : 5;
+  const runs = smoke ? 1 : 3;
+  const agent = makeAgent(SENDERS);
+  const body = { msgtype: 'm.text', body: 'throughput' };
+  const axonRates: number[] = [];
+  const ceilingRates: number[] = [];
+  for (let run = 0; run < runs + 1; run++) {
+    const axon = await runFor(seconds * 1000, SENDERS, async (w) => {
+      const r = await requestJson(agent, api.baseUrl, 'PUT',
+        `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
+      if (r.status !== 200) throw new Error(`send: ${r.status} ${JSON.stringify(r.body)}`);
+    });
+    const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
+      await requestJson(agent, ceilingUrl, 'PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
+    });
+    // the first round warms up both
+    if (run > 0) {
+      axonRates.push(axon);
+      ceilingRates.push(ceiling);
+    }
+    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s, ceiling ${ceiling.toFixed(0)}/s`);
+  }
+  const axon = median(axonRates);
+  const ceiling = median(ceilingRates);
+  return [
+    judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms: messages/s`, value: axon, unit: 'msg/s', target: '>= 3000', synapse: '59-79' }),
+    { scenario: '4 throughput', metric: 'bare node:http ceiling, same request shape', value: ceiling, unit: 'req/s' },
+    judged({ scenario: '4 throughput', metric: 'Axon / ceiling', value: axon / ceiling, unit: 'ratio', target: '>= 0.5' }),
+  ];
+};

@@ -1,0 +1,48 @@
+import { makeAgent } from '../http.js';
+import { MatrixApi, makeUsers, pool, type User } from '../matrix.js';
+import { judged, type Scenario } from '../scenario.js';
+
+/** 3. Many idle /events polls held at once: their memory, and one message fanned out to all. */
+export const waitingPolls: Scenario = async ({ api, smoke, ask, log }) => {
+  const polls = smoke ? 40 : 10_000;
+  const userCount = smoke ? 4 : 100;
+  const users = await makeUsers(api, userCount, 'poll');
+  const owner = users[0]!;
+  const roomId = await api.createRoom(owner);
+  await pool(users.slice(1), 8, async (u) => { await api.join(u, roomId); });
+  const from = new Map<User, string>();
+  for (const u of users) from.set(u, (await api.events(u, undefined, 0)).end);
+
+  // One socket per poll, as 10,000 separate clients would have.
+  const pollApi = new MatrixApi(api.baseUrl, makeAgent(Infinity));
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await ask('server-rss-kib');
+  const done: number[] = [];
+  const received: boolean[] = [];
+  const waits: Promise<void>[] = [];
+  let t0 = 0;
+  let eventId = '';
+  for (let i = 0; i < polls; i++) {
+    const u = users[i % userCount]!;
+    waits.push(pollApi.events(u, from.get(u), 120_000).then((r) => {
+      done[i] = performance.now() - t0;
+      received[i] = r.chunk.some((e) => e.type === 'm.room.message');
+    }));
+  }
+  await new Promise((r) => setTimeout(r, smoke ? 1000 : 8000));
+  const after = await ask('server-rss-kib');
+  log(`${polls} polls open: server RSS ${before} -> ${after} KiB`);
+  t0 = performance.now();
+  eventId = await api.send(owner, roomId, 'to everyone');
+  const putMs = performance.now() - t0;
+  await Promise.all(waits);
+  const fanoutMs = Math.max(...done);
+  const missing = received.filter((r) => !r).length;
+  log(`fan-out of ${eventId} to ${polls} polls: ${fanoutMs.toFixed(0)} ms, ${missing} without the message`);
+  if (missing > 0) throw new Error(`${missing} polls woke without the message`);
+  return [
+    judged({ scenario: '3 waiting polls', metric: `server memory per waiting poll (${polls} polls)`, value: ((after - before) * 1024) / polls / 1024, unit: 'KiB', target: '<= 6', synapse: '21' }),
+    judged({ scenario: '3 waiting polls', metric: `one message delivered to all ${polls} polls`, value: fanoutMs, unit: 'ms', target: '<= 1000', synapse: '21000' }),
+    judged({ scenario: '3 waiting polls', metric: "the send's own PUT during the fan-out", value: putMs, unit: 'ms', target: '<= 50' }),
+  ];
+};
