@@ -19,7 +19,14 @@ export interface TestServer {
   hs: RunningHomeserver;
   /** Log lines of responses that failed spec validation; tests expect none. */
   specViolations(): LogLine[];
+  /** Stops the server and deletes its data directory. */
   close(): Promise<void>;
+  /**
+   * Stops the server, keeping its data directory, and starts a new one on the same
+   * database (a new port). This handle is closed; use the returned one, whose close()
+   * deletes the data directory.
+   */
+  restart(): Promise<TestServer>;
 }
 
 export interface StartOptions {
@@ -27,13 +34,15 @@ export interface StartOptions {
   config?: Record<string, unknown>;
   /** Handlers that replace or add to the real ones, even for not-yet-implemented operations. */
   stubs?: HandlerMap;
+  /** Reuse this data directory (and its homeserver.db) instead of a fresh temp dir. */
+  dataDir?: string;
 }
 
 export const SHARED_SECRET = 'test-shared-secret';
 
 /** A homeserver on 127.0.0.1, any free port, with a fresh SQLite database in a temp dir. */
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'axon-test-'));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'axon-test-'));
   // JSON round trip: `key: undefined` in options.config removes a default.
   const config = checkConfig(JSON.parse(JSON.stringify({
     server_name: 'localhost',
@@ -58,6 +67,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     close: async () => {
       await hs.close();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    restart: async () => {
+      await hs.close();
+      return startServer({ ...options, dataDir });
     },
   };
 }

@@ -2698,6 +2698,30 @@ export interface operations {
                     "application/json": components["schemas"]["error"];
                 };
             };
+            /**
+             * @description An invitee is on another server, which Axon cannot reach
+             *     (``M_FORBIDDEN``).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
+            /**
+             * @description An invitee is not a registered user of this server
+             *     (``M_NOT_FOUND``). Nothing is created.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
             /** @description Too many requests; see ``retry_after_ms``. */
             429: {
                 headers: {
@@ -3290,7 +3314,10 @@ export interface operations {
                     "application/json": components["schemas"]["error"];
                 };
             };
-            /** @description The room is unknown (``M_NOT_FOUND``). */
+            /**
+             * @description The room is unknown, or the invitee is not a registered user of
+             *     this server (``M_NOT_FOUND``).
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
