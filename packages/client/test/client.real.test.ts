@@ -129,8 +129,8 @@ describe.skipIf(pendingOn(features, 'rooms', 'client room helpers (issue 4)'))('
     expect(again.event_id).toBe(first.event_id);
   });
 
-  it('should throw M_NOT_FOUND for an unknown room and M_UNKNOWN_TOKEN for a bad token', async () => {
-    await expectMatrixError(alice.sendText('!nope:localhost', 'x'), 404, 'M_NOT_FOUND');
+  it('should throw M_NOT_FOUND for an unknown alias and M_UNKNOWN_TOKEN for a bad token', async () => {
+    await expectMatrixError(alice.join('#nowhere:localhost'), 404, 'M_NOT_FOUND');
     const bad = createClient({ baseUrl: axon.url, accessToken: 'not-a-token' });
     await expectMatrixError(bad.createRoom(), 401, 'M_UNKNOWN_TOKEN');
   });
