@@ -114,6 +114,7 @@ export class RoomService {
       }
     }
     this.checkDraft(draft);
+    await this.requireRoom(roomId);
     let redactedSender: string | undefined;
     if (type === 'm.room.redaction') {
       const target = options.redacts !== undefined ? await this.store.getEvent(options.redacts) : null;
@@ -180,8 +181,13 @@ export class RoomService {
     throw errors.invalidParam(`${roomIdOrAlias} is neither a room id nor an alias`);
   }
 
-  async join(actor: Actor, roomId: string): Promise<void> {
+  /** Every room operation answers 404 M_NOT_FOUND for a room this server does not know. */
+  private async requireRoom(roomId: string): Promise<void> {
     if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+  }
+
+  async join(actor: Actor, roomId: string): Promise<void> {
+    await this.requireRoom(roomId);
     if ((await this.store.getMembership(roomId, actor.userId))?.membership === 'join') return;
     const profile = await this.opts.profileOf(actor.userId);
     await this.setMembership(actor, roomId, actor.userId, 'join', {
@@ -196,12 +202,14 @@ export class RoomService {
   }
 
   async leave(actor: Actor, roomId: string): Promise<void> {
+    await this.requireRoom(roomId);
     const current = await this.store.getMembership(roomId, actor.userId);
     if (!current || current.membership === 'leave') throw errors.forbidden(`User ${actor.userId} not in room ${roomId}`);
     await this.setMembership(actor, roomId, actor.userId, 'leave', {});
   }
 
   async kick(actor: Actor, roomId: string, target: string, reason?: string): Promise<void> {
+    await this.requireRoom(roomId);
     const current = await this.store.getMembership(roomId, target);
     if (!current || (current.membership !== 'join' && current.membership !== 'invite')) {
       throw errors.forbidden(`${target} is not in room ${roomId}`);
@@ -214,20 +222,24 @@ export class RoomService {
   }
 
   async unban(actor: Actor, roomId: string, target: string): Promise<void> {
+    await this.requireRoom(roomId);
     if ((await this.store.getMembership(roomId, target))?.membership !== 'ban') throw errors.forbidden(`${target} is not banned`);
     await this.setMembership(actor, roomId, target, 'leave', {});
   }
 
   async forget(actor: Actor, roomId: string): Promise<void> {
+    await this.requireRoom(roomId);
     const current = await this.store.getMembership(roomId, actor.userId);
-    if (current && (current.membership === 'join' || current.membership === 'invite')) {
+    // The spec's 404: the caller has never been in the room (Synapse answers 200 here).
+    if (!current) throw errors.notFound(`User ${actor.userId} has never been in room ${roomId}`);
+    if (current.membership === 'join' || current.membership === 'invite') {
       throw errors.unknown(`User ${actor.userId} is in room ${roomId}`);
     }
-    if (current) await this.store.setForgotten(roomId, actor.userId);
+    await this.store.setForgotten(roomId, actor.userId);
   }
 
   private async setMembership(actor: Actor, roomId: string, target: string, membership: Membership, extra: JsonObject): Promise<PersistedEvent> {
-    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    await this.requireRoom(roomId);
     return this.send(actor, roomId, 'm.room.member', { ...extra, membership }, { stateKey: target });
   }
 }
