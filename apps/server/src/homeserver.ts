@@ -10,6 +10,10 @@ import { createApp, type CreateAppOptions } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
 import { openStorage } from './storage/open.js';
+import { clientListener, metricsListeners } from './config/listeners.js';
+import { instrumentStorage } from './metrics/instrument-storage.js';
+import { startMetricsListener, type MetricsListener } from './metrics/listener.js';
+import { ServerMetrics, type NotifierStatsSource } from './metrics/metrics.js';
 
 /** How long in-flight requests get to finish after SIGTERM before their sockets are cut. */
 const CLOSE_GRACE_MS = 10_000;
@@ -20,12 +24,15 @@ export interface RunningHomeserver {
   port: number;
   server: Server;
   context: AppContext;
+  /** The first metrics listener's URL (scrape `${metricsUrl}/_synapse/metrics`), when enable_metrics is on. */
+  metricsUrl?: string;
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>;
 }
 
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: CreateAppOptions = {}): Promise<RunningHomeserver> {
-  const storage = await openStorage(config.database);
+  const metrics = new ServerMetrics();
+  const storage = instrumentStorage(await openStorage(config.database), metrics);
   const stopController = new AbortController();
   const rooms = new RoomService({
     serverName: config.server_name,
@@ -46,8 +53,11 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     uia: new UiaSessions(),
     logger,
     stopping: stopController.signal,
+    metrics,
   };
-  const listener = config.listeners[0]!;
+  // Read at scrape time, so it finds the notifier however the sync code wires it in.
+  metrics.useNotifier(() => (context as { notifier?: NotifierStatsSource }).notifier);
+  const listener = clientListener(config);
   const host = listener.bind_addresses[0]!;
   let server: Server;
   try {
@@ -57,6 +67,15 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
     });
   } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  const metricsServers: MetricsListener[] = [];
+  try {
+    for (const l of metricsListeners(config)) metricsServers.push(await startMetricsListener(l, metrics, logger));
+  } catch (err) {
+    await Promise.all(metricsServers.map((m) => m.close()));
+    await new Promise<void>((resolve) => { server.close(() => resolve()); });
     await storage.close();
     throw err;
   }
@@ -75,9 +94,10 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
         server.closeIdleConnections();
       });
+      await Promise.all(metricsServers.map((m) => m.close()));
       await storage.close();
     })();
     return closing;
   };
-  return { url, port, server, context, close };
+  return { url, port, server, context, close, metricsUrl: metricsServers[0]?.url };
 }

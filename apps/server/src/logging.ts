@@ -1,10 +1,38 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config/schema.js';
 
 export type { Logger };
 
-/** JSON lines on stdout (or `destination`); secrets are kept out by never logging bodies or query strings. */
+/** The request being handled, for log lines written through the root logger (domain code). */
+export const requestContext = new AsyncLocalStorage<{ readonly requestId: string }>();
+
+/**
+ * Keys that hold secrets wherever they appear (one level deep as well): a second line of
+ * defence, since nothing logs bodies, query strings or headers in the first place.
+ */
+const SECRET_KEYS = [
+  'password', 'new_password', 'access_token', 'accessToken', 'mac',
+  'registration_shared_secret', 'macaroon_secret_key', 'form_secret', 'authorization', 'cookie',
+];
+const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'req.headers.authorization', 'req.query', 'req.url'];
+
+/**
+ * JSON lines on stdout (or `destination`). Every line written while a request is handled
+ * carries its `request_id`: through the request's child logger, or, for code that logs
+ * through the root logger, from `requestContext`.
+ */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
-  const options = { level, base: { name: 'axon' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const options = {
+    level,
+    base: { name: 'axon' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    mixin(_obj: object, _level: number, logger: Logger): Record<string, unknown> {
+      const current = requestContext.getStore();
+      if (!current || 'request_id' in logger.bindings()) return {};
+      return { request_id: current.requestId };
+    },
+  };
   return destination ? pino(options, destination) : pino(options);
 }

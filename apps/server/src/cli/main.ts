@@ -1,23 +1,31 @@
 import { ConfigError } from '../config/load.js';
 import { MatrixError } from '../errors.js';
 import { UsageError } from './args.js';
+import { backupCommand } from './backup.js';
 import { generateConfigCommand } from './generate-config.js';
 import { registerUserCommand } from './register-user.js';
 import { resetPasswordCommand } from './reset-password.js';
 import { startCommand } from './start.js';
+import { deactivateUserCommand, listUsersCommand } from './users.js';
 
 const USAGE = `usage:
   axon generate-config --server-name NAME --config-path FILE [--data-dir DIR] [--port N] [--bind ADDR]
                        [--database sqlite:PATH|postgres://...] [--enable-registration]
   axon start --config FILE
   axon register-user --config FILE --user NAME --password P [--admin] [--url URL]
-  axon reset-password --config FILE --user NAME --password P`;
+  axon reset-password --config FILE --user NAME --password P
+  axon deactivate-user --config FILE --user NAME
+  axon list-users --config FILE [--json]
+  axon backup --config FILE --to PATH`;
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   'generate-config': generateConfigCommand,
   start: startCommand,
   'register-user': registerUserCommand,
   'reset-password': resetPasswordCommand,
+  'deactivate-user': deactivateUserCommand,
+  'list-users': listUsersCommand,
+  backup: backupCommand,
 };
 
 /** Runs one command; resolves with the process exit code. */

@@ -2,10 +2,11 @@ import { loadConfig } from '../config/load.js';
 import { registrationMac } from '../domain/accounts/shared-secret.js';
 import { parseFlags, required, UsageError } from './args.js';
 import type { HomeserverConfig } from '../config/schema.js';
+import { clientListener } from '../config/listeners.js';
 
 /** The URL of the configured listener, as a local client reaches it. */
 export function listenerUrl(config: HomeserverConfig): string {
-  const listener = config.listeners[0]!;
+  const listener = clientListener(config);
   if (listener.port === 0) throw new UsageError('the config listens on port 0 (any port); pass --url');
   let host = listener.bind_addresses[0] ?? '127.0.0.1';
   if (host === '0.0.0.0') host = '127.0.0.1';

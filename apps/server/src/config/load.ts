@@ -42,6 +42,12 @@ export function checkConfig(raw: unknown, baseDir: string): HomeserverConfig {
     throw new ConfigError(`invalid config: ${[...new Set(problems)].join('; ')}`);
   }
   const config = copy as unknown as HomeserverConfig;
+  if (!config.listeners.some((l) => l.type === 'http')) throw new ConfigError('invalid config: listeners: needs one listener of type http');
+  config.listeners.forEach((l, i) => {
+    if (l.type === 'metrics' && !config.enable_metrics) {
+      throw new ConfigError(`invalid config: listeners[${i}]: a listener of type metrics needs enable_metrics: true`);
+    }
+  });
   if (config.database.name === 'sqlite3') {
     config.database.args.synchronous ??= 'NORMAL';
     if (config.database.args.database !== ':memory:') config.database.args.database = path.resolve(baseDir, config.database.args.database);

@@ -3,7 +3,8 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' |
 export interface ListenerConfig {
   port: number;
   bind_addresses: string[];
-  type: 'http';
+  /** `http` serves the client API; `metrics` serves /_synapse/metrics (needs enable_metrics). */
+  type: 'http' | 'metrics';
   x_forwarded: boolean;
 }
 
@@ -40,6 +41,8 @@ export interface HomeserverConfig {
   rc_message: RateLimitConfig;
   rc_login: RateLimitConfig;
   rc_registration: RateLimitConfig;
+  /** Serve Prometheus metrics on the listeners of type `metrics`. */
+  enable_metrics: boolean;
   max_upload_size: string;
   max_request_body_size: string;
   media_store_path: string;
@@ -84,7 +87,7 @@ export const configSchema = {
         properties: {
           port: { type: 'integer', minimum: 0, maximum: 65535 },
           bind_addresses: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, default: ['127.0.0.1'] },
-          type: { type: 'string', enum: ['http'], default: 'http' },
+          type: { type: 'string', enum: ['http', 'metrics'], default: 'http' },
           x_forwarded: { type: 'boolean', default: false },
         },
         required: ['port'],
@@ -125,6 +128,7 @@ export const configSchema = {
     rc_message: rateLimit(RATE_LIMIT_DEFAULTS.rc_message.per_second, RATE_LIMIT_DEFAULTS.rc_message.burst_count),
     rc_login: rateLimit(RATE_LIMIT_DEFAULTS.rc_login.per_second, RATE_LIMIT_DEFAULTS.rc_login.burst_count),
     rc_registration: rateLimit(RATE_LIMIT_DEFAULTS.rc_registration.per_second, RATE_LIMIT_DEFAULTS.rc_registration.burst_count),
+    enable_metrics: { type: 'boolean', default: false },
     max_upload_size: { ...size, default: '50M' },
     max_request_body_size: { ...size, default: '1M' },
     media_store_path: { type: 'string', minLength: 1, default: 'media_store' },

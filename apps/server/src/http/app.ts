@@ -4,6 +4,8 @@ import type { HandlerMap } from './handler.js';
 import { cors } from './middleware/cors.js';
 import { errorHandler, unrecognized } from './middleware/error-handler.js';
 import { requestLog } from './middleware/request-log.js';
+import { clientListener } from '../config/listeners.js';
+import { httpMetrics } from '../metrics/http-metrics.js';
 import { responseValidation } from './middleware/validate-response.js';
 import { mountOperationalRoutes } from './operational-routes.js';
 import { buildMatrixRouter } from './router.js';
@@ -18,8 +20,10 @@ export function createApp(ctx: AppContext, options: CreateAppOptions = {}): Expr
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('trust proxy', ctx.config.listeners[0]?.x_forwarded === true);
+  // x_forwarded: the client address (logs, rate limits) is X-Forwarded-For's first entry.
+  app.set('trust proxy', clientListener(ctx.config).x_forwarded);
   app.use(requestLog(ctx.logger));
+  app.use(httpMetrics(ctx.metrics));
   app.use(cors);
   if (ctx.config.testing.validate_responses) app.use(responseValidation(ctx.logger));
   mountOperationalRoutes(app);

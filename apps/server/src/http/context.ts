@@ -5,6 +5,7 @@ import type { UiaSessions } from '../domain/accounts/uia.js';
 import type { RoomReads } from '../domain/rooms/room-reads.js';
 import type { RoomService } from '../domain/rooms/room-service.js';
 import type { Logger } from '../logging.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Storage } from '../storage/storage.js';
 
 /** Everything a route handler may reach: the services, never Express itself. */
@@ -19,4 +20,6 @@ export interface AppContext {
   logger: Logger;
   /** Aborted when the server starts shutting down; waiting requests answer then. */
   stopping: AbortSignal;
+  /** Prometheus metrics (served on the metrics listener); code reports through these. */
+  metrics: ServerMetrics;
 }

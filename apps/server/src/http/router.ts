@@ -6,6 +6,7 @@ import { parseSize } from '../config/size.js';
 import type { AppContext } from './context.js';
 import type { Handler, HandlerContext, HandlerMap } from './handler.js';
 import { authenticate } from './middleware/auth.js';
+import { rateLimitFor } from './middleware/rate-limit.js';
 import { jsonBody } from './middleware/body.js';
 import { validateBody, validateQuery } from './middleware/validate-request.js';
 import { NOT_YET_IMPLEMENTED } from './not-yet-implemented.js';
@@ -70,6 +71,8 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
     if (op.security.length > 0) chain.push(authenticate(app.accounts));
     if (op.hasBody) chain.push(...jsonBody(bodyLimit), validateBody(op.operationId as OperationId));
     if (op.parameters.some((p) => p.in === 'query')) chain.push(validateQuery(op.operationId as OperationId));
+    const rateLimit = rateLimitFor(op.operationId as OperationId, app);
+    if (rateLimit) chain.push(rateLimit);
     chain.push(callHandler(op, handler, app));
     router[op.method](expressPath(op.path), ...chain);
   }

@@ -48,6 +48,10 @@ export interface Storage {
   /** Profile fields; null clears. False when there is no such user. */
   setDisplayname(userId: string, displayname: string | null): Promise<boolean>;
   setAvatarUrl(userId: string, avatarUrl: string | null): Promise<boolean>;
+  /** Every user, ordered by user id (operators' `axon list-users`). */
+  listUsers(): Promise<UserRecord[]>;
+  /** Marks the user (de)activated; false when there is no such user. Tokens are revoked separately. */
+  setDeactivated(userId: string, deactivated: boolean): Promise<boolean>;
 
   addAccessToken(token: AccessTokenRecord): Promise<void>;
   /** The token's owner, or null if unknown, revoked, or the user is deactivated. */

@@ -39,6 +39,7 @@ export interface StartOptions {
 }
 
 export const SHARED_SECRET = 'test-shared-secret';
+export const RAISED_RATE_LIMIT = { per_second: 1_000_000, burst_count: 1_000_000 };
 
 /** A homeserver on 127.0.0.1, any free port, with a fresh SQLite database in a temp dir. */
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
@@ -52,6 +53,11 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     registration_shared_secret: SHARED_SECRET,
     testing: { validate_responses: true },
     log_level: 'info',
+    // Far above Synapse's defaults, so no test trips a rate limit by accident; the
+    // rate-limit tests set their own.
+    rc_message: RAISED_RATE_LIMIT,
+    rc_login: RAISED_RATE_LIMIT,
+    rc_registration: RAISED_RATE_LIMIT,
     ...options.config,
   })) as unknown, dataDir);
   const logs: LogLine[] = [];

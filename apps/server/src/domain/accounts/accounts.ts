@@ -99,6 +99,17 @@ export class Accounts {
     return userId;
   }
 
+  /**
+   * The operator's deactivation: the account can no longer log in, and every session
+   * ends at once (its tokens are deleted). Returns the user id.
+   */
+  async deactivate(user: string): Promise<string> {
+    const userId = resolveUserId(user, this.serverName);
+    if (!userId || !(await this.storage.setDeactivated(userId, true))) throw errors.notFound(`Unknown user ${user}`);
+    await this.storage.deleteAccessTokensOfUser(userId);
+    return userId;
+  }
+
   private async issueSession(userId: string, localpart: string): Promise<Session> {
     const accessToken = newAccessToken(localpart);
     const deviceId = newDeviceId();

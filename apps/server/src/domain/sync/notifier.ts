@@ -47,6 +47,8 @@ export interface NotifierStats {
   readonly activeWaits: number;
   readonly timers: number;
   readonly abortListeners: number;
+  /** Parked waits woken by a new event, since start (the metrics' notifier wake-ups). */
+  readonly wakeups: number;
 }
 
 interface Waiter {
@@ -78,6 +80,7 @@ export class Notifier {
   private active = 0;
   private timers = 0;
   private listeners = 0;
+  private wakeups = 0;
 
   constructor(initial: StreamToken, opts: NotifierOptions) {
     this.current = initial;
@@ -205,6 +208,7 @@ export class Notifier {
       activeWaits: this.active,
       timers: this.timers,
       abortListeners: this.listeners,
+      wakeups: this.wakeups,
     };
   }
 
@@ -231,6 +235,7 @@ export class Notifier {
     // Swap first: a woken wait that parks again joins the new set, not this loop.
     const woken = s.waiters;
     s.waiters = new Set();
+    this.wakeups += woken.size;
     for (const w of woken) w.wake?.();
   }
 

@@ -1,11 +1,37 @@
-import type { RequestHandler } from 'express';
-import type { Logger } from '../../logging.js';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Requester } from '../../domain/accounts/accounts.js';
+import { requestContext, type Logger } from '../../logging.js';
 
 let counter = 0;
 
+/** Paths that load balancers poll; neither logged nor counted as traffic. */
+export const UNLOGGED_PATHS = new Set(['/health']);
+
 /**
- * Gives each request an id (`GET-12`, as Synapse's logs do) and a child logger, and logs
- * one line when it ends. Only the path is logged: the query may hold an access token.
+ * The client's address: the socket's peer, or with the listener's `x_forwarded` on, the
+ * first address of X-Forwarded-For (Express's `trust proxy`, set in app.ts).
+ */
+export function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Calls `done` once, when the response is finished or the client went away. */
+export function onResponseEnd(res: Response, done: (aborted: boolean) => void): void {
+  let called = false;
+  const once = (): void => {
+    if (called) return;
+    called = true;
+    done(!res.writableFinished);
+  };
+  res.on('finish', once);
+  res.on('close', once);
+}
+
+/**
+ * Gives each request an id (`GET-12`, as Synapse's logs do) and a child logger, runs the
+ * rest of the request in `requestContext`, and logs one access line when it ends: method,
+ * path (never the query string, which may hold an access token), status, duration, user,
+ * client address.
  */
 export function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
@@ -14,10 +40,20 @@ export function requestLog(logger: Logger): RequestHandler {
     res.locals.requestId = requestId;
     res.locals.log = log;
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      if (req.path === '/health') return;
-      log.info({ method: req.method, path: req.path, status: res.statusCode, duration_ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+    onResponseEnd(res, (aborted) => {
+      if (UNLOGGED_PATHS.has(req.path)) return;
+      const requester = res.locals.requester as Requester | undefined;
+      log.info({
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        duration_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3,
+        user_id: requester?.userId,
+        client: clientAddress(req),
+        operation: res.locals.operationId as string | undefined,
+        ...(aborted ? { aborted: true } : {}),
+      }, 'request');
     });
-    next();
+    requestContext.run({ requestId }, next);
   };
 }

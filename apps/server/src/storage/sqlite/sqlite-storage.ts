@@ -28,6 +28,18 @@ interface TokenRow {
   created_ts: number;
 }
 
+function userRecord(row: UserRow): UserRecord {
+  return {
+    userId: row.user_id,
+    passwordHash: row.password_hash,
+    admin: row.admin === 1,
+    deactivated: row.deactivated === 1,
+    createdTs: row.created_ts,
+    displayname: row.displayname,
+    avatarUrl: row.avatar_url,
+  };
+}
+
 export function migrate(db: Database.Database, migrations: readonly Migration[] = sqliteMigrations): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name TEXT NOT NULL, applied_ts INTEGER NOT NULL)');
   const current = (db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null }).v ?? 0;
@@ -72,6 +84,8 @@ export class SqliteStorage implements Storage {
       setPassword: this.db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?'),
       setDisplayname: this.db.prepare('UPDATE users SET displayname = ? WHERE user_id = ?'),
       setAvatarUrl: this.db.prepare('UPDATE users SET avatar_url = ? WHERE user_id = ?'),
+      listUsers: this.db.prepare('SELECT * FROM users ORDER BY user_id'),
+      setDeactivated: this.db.prepare('UPDATE users SET deactivated = ? WHERE user_id = ?'),
       insertToken: this.db.prepare('INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)'),
       getToken: this.db.prepare(
         'SELECT t.* FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = ? AND u.deactivated = 0'),
@@ -88,16 +102,15 @@ export class SqliteStorage implements Storage {
 
   async getUser(userId: string): Promise<UserRecord | null> {
     const row = this.stmts.getUser.get(userId) as UserRow | undefined;
-    if (!row) return null;
-    return {
-      userId: row.user_id,
-      passwordHash: row.password_hash,
-      admin: row.admin === 1,
-      deactivated: row.deactivated === 1,
-      createdTs: row.created_ts,
-      displayname: row.displayname,
-      avatarUrl: row.avatar_url,
-    };
+    return row ? userRecord(row) : null;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.stmts.listUsers.all() as UserRow[]).map(userRecord);
+  }
+
+  async setDeactivated(userId: string, deactivated: boolean): Promise<boolean> {
+    return this.stmts.setDeactivated.run(deactivated ? 1 : 0, userId).changes === 1;
   }
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {

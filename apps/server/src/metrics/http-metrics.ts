@@ -1,0 +1,26 @@
+import { operationTable } from '@axon/contract';
+import type { RequestHandler } from 'express';
+import { onResponseEnd } from '../http/middleware/request-log.js';
+import type { ServerMetrics } from './metrics.js';
+
+const templateOf = new Map<string, string>(operationTable.map((op) => [op.operationId, op.path]));
+
+/**
+ * Counts requests and times them per route template (`/rooms/{roomId}/send/{eventType}/{txnId}`),
+ * never per raw URL, so the series stay few. Requests that match no operation are `unmatched`.
+ */
+export function httpMetrics(metrics: ServerMetrics): RequestHandler {
+  return (req, res, next) => {
+    const endTimer = metrics.httpDuration.startTimer();
+    metrics.httpInFlight.inc();
+    onResponseEnd(res, () => {
+      metrics.httpInFlight.dec();
+      const operationId = res.locals.operationId as string | undefined;
+      const route = (operationId && templateOf.get(operationId)) || (req.path === '/health' ? '/health' : 'unmatched');
+      const labels = { method: req.method, route };
+      endTimer(labels);
+      metrics.httpRequests.inc({ ...labels, code: String(res.statusCode) });
+    });
+    next();
+  };
+}

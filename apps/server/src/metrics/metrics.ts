@@ -1,0 +1,91 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the metrics read from the sync notifier (domain/sync/notifier.ts), lazily at scrape time. */
+export interface NotifierStatsSource {
+  stats(): { readonly waiters: number; readonly activeWaits: number; readonly userStreams: number; readonly wakeups?: number };
+}
+
+// Long-polls run up to the /events timeout, so the buckets reach minutes.
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const DB_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+/**
+ * The server's Prometheus metrics, one registry per homeserver (tests run several in one
+ * process). Served on the `metrics` listener at /_synapse/metrics; the names are listed in
+ * docs/operations.md. Code that wants to report something reaches this through
+ * `AppContext.metrics`.
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'method' | 'route' | 'code'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly httpInFlight: Gauge;
+  readonly eventsPersisted: Counter;
+  readonly databaseDuration: Histogram<'operation'>;
+  readonly rateLimited: Counter<'limiter'>;
+  /** Wake-ups of waiting long-polls; read from the notifier's stats, or incremented directly by code without one. */
+  readonly notifierWakeups: Counter;
+  private notifierSource: () => NotifierStatsSource | undefined = () => undefined;
+  private lastWakeups = 0;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.httpRequests = new Counter({
+      name: 'axon_http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status code.',
+      labelNames: ['method', 'route', 'code'], registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'axon_http_request_duration_seconds',
+      help: 'Time from request to the end of the response, by method and route template (long-polls included).',
+      labelNames: ['method', 'route'], buckets: HTTP_BUCKETS, registers,
+    });
+    this.httpInFlight = new Gauge({ name: 'axon_http_requests_in_flight', help: 'Requests being handled now, long-polls included.', registers });
+    this.eventsPersisted = new Counter({ name: 'axon_events_persisted_total', help: 'Room events written to the database.', registers });
+    this.databaseDuration = new Histogram({
+      name: 'axon_database_query_duration_seconds',
+      help: 'Time spent in storage calls, by storage operation.',
+      labelNames: ['operation'], buckets: DB_BUCKETS, registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'axon_rate_limited_total',
+      help: 'Requests refused with 429 M_LIMIT_EXCEEDED, by limiter (rc_message, rc_login, rc_registration).',
+      labelNames: ['limiter'], registers,
+    });
+    const notifier = (): ReturnType<NotifierStatsSource['stats']> | undefined => this.notifierSource()?.stats();
+    new Gauge({
+      name: 'axon_sync_waiting_long_polls', help: 'Long-polls (/events) parked until something happens.', registers,
+      collect() { this.set(notifier()?.waiters ?? 0); },
+    });
+    new Gauge({
+      name: 'axon_sync_active_long_polls', help: 'Long-polls (/events) in progress, parked or checking for events.', registers,
+      collect() { this.set(notifier()?.activeWaits ?? 0); },
+    });
+    new Gauge({
+      name: 'axon_notifier_user_streams', help: 'Users the notifier tracks (polled recently).', registers,
+      collect() { this.set(notifier()?.userStreams ?? 0); },
+    });
+    const self = this;
+    this.notifierWakeups = new Counter({
+      name: 'axon_notifier_wakeups_total', help: 'Waiting long-polls woken by a new event.', registers,
+      collect() {
+        const total = notifier()?.wakeups;
+        if (total !== undefined && total > self.lastWakeups) {
+          this.inc(total - self.lastWakeups);
+          self.lastWakeups = total;
+        }
+      },
+    });
+  }
+
+  /** Registration hook for the sync code: where the long-poll gauges read from at scrape time. */
+  useNotifier(source: () => NotifierStatsSource | undefined): void {
+    this.notifierSource = source;
+  }
+
+  /** The exposition text, as served at /_synapse/metrics. */
+  async expose(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
