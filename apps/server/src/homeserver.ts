@@ -6,6 +6,7 @@ import { NonceStore } from './domain/accounts/shared-secret.js';
 import { UiaSessions } from './domain/accounts/uia.js';
 import { RoomReads } from './domain/rooms/room-reads.js';
 import { RoomService } from './domain/rooms/room-service.js';
+import { SyncService } from './domain/sync/sync-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
@@ -34,6 +35,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const metrics = new ServerMetrics();
   const storage = instrumentStorage(await openStorage(config.database), metrics);
   const stopController = new AbortController();
+  const sync = await SyncService.create({ events: storage.events, streams: storage.streams });
   const rooms = new RoomService({
     serverName: config.server_name,
     store: storage.events,
@@ -42,6 +44,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       return { displayname: user?.displayname ?? null, avatar_url: user?.avatarUrl ?? null };
     },
     userExists: async (userId) => (await storage.getUser(userId)) !== null,
+    // the fan-out to waiting polls is deferred by the sync service (setImmediate)
+    onPersisted: (events) => sync.onPersisted(events),
   });
   const context: AppContext = {
     config,
@@ -53,6 +57,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     uia: new UiaSessions(),
     logger,
     stopping: stopController.signal,
+    sync,
+    streams: sync.streams,
+    notifier: sync.notifier,
     metrics,
   };
   // Read at scrape time, so it finds the notifier however the sync code wires it in.
@@ -86,6 +93,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     closing ??= (async () => {
       // Long-polls listen to this and answer at once, so no request is left waiting.
       stopController.abort();
+      sync.stop();
       await new Promise<void>((resolve) => {
         // Busy connections finish their request first; each then turns idle, and idle
         // keep-alive sockets would hold close() open until their timeout, so sweep them.

@@ -2,6 +2,7 @@ import type { OperationId, operations, QueryValue } from '@axon/contract';
 import type { Requester } from '../domain/accounts/accounts.js';
 import type { Logger } from '../logging.js';
 import type { AppContext } from './context.js';
+import type { RawJson } from './raw-json.js';
 
 type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : unknown;
 type Responses<K extends OperationId> = operations[K]['responses'];
@@ -19,11 +20,16 @@ export interface HandlerContext<K extends OperationId> {
   /** The spec's query parameters, converted to their types. */
   query: Record<string, QueryValue>;
   params: Record<string, string>;
+  /** Aborted when the client goes away before the answer (long-polls stop waiting then). */
+  signal: AbortSignal;
   /** The caller; throws M_MISSING_TOKEN on operations without security. */
   requester(): Requester;
   app: AppContext;
   log: Logger;
 }
 
-export type Handler<K extends OperationId> = (ctx: HandlerContext<K>) => Promise<Reply<K>>;
+/** A success whose JSON body is already text (http/raw-json.ts). */
+export type RawJsonReply = { status: 200; body: RawJson };
+
+export type Handler<K extends OperationId> = (ctx: HandlerContext<K>) => Promise<Reply<K> | RawJsonReply>;
 export type HandlerMap = { [K in OperationId]?: Handler<K> };

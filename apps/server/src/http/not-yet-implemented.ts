@@ -8,13 +8,10 @@ import type { OperationId } from '@axon/contract';
 export const NOT_YET_IMPLEMENTED: readonly OperationId[] = [
   // rooms
   'getRoomIdByAlias', 'setRoomAlias', 'deleteRoomAlias', 'getPublicRooms',
-  'getRoomInitialSync', 'getRoomEvents',
-  // sync
-  'getEvents', 'getInitialSync', 'getEventsByEventId',
   // surface
   'getPresence', 'setPresence', 'getPresenceList', 'modifyPresenceList',
   'getUserProfile', 'getDisplayName', 'setDisplayName', 'getAvatarUrl', 'setAvatarUrl',
-  'getPushRules', 'postReceipt', 'setAccountData', 'setAccountDataPerRoom',
+  'postReceipt', 'setAccountData', 'setAccountDataPerRoom',
   'getRoomTags', 'setRoomTag', 'deleteRoomTag', 'setTyping', 'getTurnServer',
   'uploadContent', 'downloadContent', 'getContentThumbnail',
 ];

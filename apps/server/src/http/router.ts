@@ -10,6 +10,7 @@ import { rateLimitFor } from './middleware/rate-limit.js';
 import { jsonBody } from './middleware/body.js';
 import { validateBody, validateQuery } from './middleware/validate-request.js';
 import { NOT_YET_IMPLEMENTED } from './not-yet-implemented.js';
+import { RawJson } from './raw-json.js';
 
 /** `/rooms/{roomId}/join` -> `/rooms/:roomId/join`. */
 export function expressPath(template: string): string {
@@ -35,11 +36,15 @@ export function assertHandlersComplete(handlers: HandlerMap): void {
 function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
   return async (req, res) => {
     res.locals.handlerStarted = true;
+    const disconnected = new AbortController();
+    // 'close' after the answer was written is the normal end, not a disconnect
+    res.once('close', () => { if (!res.writableFinished) disconnected.abort(); });
     const ctx: HandlerContext<OperationId> = {
       operationId: op.operationId as OperationId,
       body: res.locals.body as never,
       query: (res.locals.query ?? {}) as Record<string, QueryValue>,
       params: req.params as Record<string, string>,
+      signal: disconnected.signal,
       requester: () => {
         const r = res.locals.requester as Requester | undefined;
         if (!r) throw errors.missingToken();
@@ -49,6 +54,12 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
       log: res.locals.log ?? app.logger,
     };
     const reply = await handler(ctx);
+    if (reply.body instanceof RawJson) {
+      // test mode parses it, so that response validation sees the body
+      if (app.config.testing.validate_responses) res.status(reply.status).json(JSON.parse(reply.body.text));
+      else res.status(reply.status).type('json').send(reply.body.text);
+      return;
+    }
     res.status(reply.status).json(reply.body);
   };
 }

@@ -109,6 +109,13 @@ export interface EventStore {
   /** The position just after the last event with stream ordering <= `stream` in the room. */
   timelinePositionAt(roomId: string, stream: number): Promise<TimelinePosition>;
 
+  /** Every current membership row (the sync layer's in-memory index is built from these). */
+  getAllMemberships(): Promise<RoomMembershipRow[]>;
+  /** The room's last `limit` events with stream ordering <= `upToStream`, oldest first. */
+  getLatestEvents(roomId: string, upToStream: number, limit: number): Promise<PersistedEvent[]>;
+  /** Every event that set (type, stateKey) in the room, oldest first, up to a stream ordering. */
+  getStateHistory(roomId: string, type: string, stateKey: string, upToStream?: number): Promise<PersistedEvent[]>;
+
   createAlias(alias: string, roomId: string, creator: string): Promise<boolean>;
   getAlias(alias: string): Promise<{ roomId: string; creator: string } | null>;
   deleteAlias(alias: string): Promise<boolean>;

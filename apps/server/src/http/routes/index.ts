@@ -4,6 +4,7 @@ import { loginHandlers } from './login.js';
 import { registrationHandlers } from './registration.js';
 import { roomHandlers } from './rooms.js';
 import { roomStateHandlers } from './room-state.js';
+import { syncHandlers } from './sync.js';
 import { versionsHandlers } from './versions.js';
 
 /** Every handler by operationId; the router checks this against the operation table. */
@@ -14,4 +15,5 @@ export const routeHandlers: HandlerMap = {
   ...adminHandlers,
   ...roomHandlers,
   ...roomStateHandlers,
+  ...syncHandlers,
 };

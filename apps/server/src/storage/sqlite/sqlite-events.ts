@@ -128,6 +128,10 @@ export class SqliteEventStore implements EventStore {
         ORDER BY topological_ordering, stream_ordering LIMIT ?`),
       positionAt: p(`SELECT topological_ordering AS t, stream_ordering AS s FROM events WHERE room_id = ? AND stream_ordering <= ?
         ORDER BY stream_ordering DESC LIMIT 1`),
+      allMemberships: p('SELECT * FROM room_memberships'),
+      latestEvents: p('SELECT * FROM events WHERE room_id = ? AND stream_ordering <= ? ORDER BY stream_ordering DESC LIMIT ?'),
+      stateHistory: p(`SELECT * FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND stream_ordering <= ?
+        ORDER BY stream_ordering`),
       createAlias: p('INSERT INTO room_aliases (alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT (alias) DO NOTHING'),
       getAlias: p('SELECT room_id, creator FROM room_aliases WHERE alias = ?'),
       deleteAlias: p('DELETE FROM room_aliases WHERE alias = ?'),
@@ -325,6 +329,19 @@ export class SqliteEventStore implements EventStore {
   async timelinePositionAt(roomId: string, stream: number): Promise<TimelinePosition> {
     const row = this.s.positionAt.get(roomId, stream) as { t: number; s: number } | undefined;
     return row ? { topological: row.t, stream: row.s } : { topological: 0, stream: 0 };
+  }
+
+  async getAllMemberships(): Promise<RoomMembershipRow[]> {
+    return (this.s.allMemberships.all() as MembershipRow[]).map(membershipFromRow);
+  }
+
+  async getLatestEvents(roomId: string, upToStream: number, limit: number): Promise<PersistedEvent[]> {
+    if (limit <= 0) return [];
+    return (this.s.latestEvents.all(roomId, upToStream, limit) as EventRow[]).reverse().map(eventFromRow);
+  }
+
+  async getStateHistory(roomId: string, type: string, stateKey: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
+    return (this.s.stateHistory.all(roomId, type, stateKey, upToStream) as EventRow[]).map(eventFromRow);
   }
 
   async createAlias(alias: string, roomId: string, creator: string): Promise<boolean> {

@@ -1,0 +1,584 @@
+/**
+ * The v1 Sync API over the event store and the other streams: GET /events (long-poll),
+ * GET /initialSync, GET /events/{eventId}, and the room-level initialSync and /messages.
+ *
+ * - Positions: the notifier's current token is "now". It advances only after a write has
+ *   committed and been handed to `onPersisted` (room events) or a stream (the rest), and
+ *   the fan-out to waiting polls runs from setImmediate, after the writer answered.
+ * - Recent room events are kept in memory by stream ordering, so a woken poll reads them
+ *   without SQL; a range not held there (older, or with a gap) is read from the store.
+ * - Bodies are built as JSON text: room events through the EventJsonCache (each event
+ *   stringified once), the rest with JSON.stringify.
+ */
+import { errors, MatrixError } from '../../errors.js';
+import type { EventStore } from '../../storage/events.js';
+import type { StreamStore, PresenceRecord, AccountDataRecord, ReceiptRecord } from '../../storage/streams.js';
+import { EventJsonCache, formatClientEvent, jsonArray, type ClientEvent } from '../events/format.js';
+import type { Membership, PersistedEvent } from '../events/types.js';
+import { canSeeEvent } from '../rooms/visibility.js';
+import type { RoomState } from '../rooms/room-state.js';
+import { MembershipIndex } from './membership-index.js';
+import { Notifier } from './notifier.js';
+import {
+  clampToCurrent, formatStreamToken, maxToken, parseStreamToken, toLiveToken, withTopologicalRoom,
+  type StreamKey, type StreamToken,
+} from './stream-token.js';
+import {
+  AccountDataStream, accountDataStreamEvents, PresenceStream, ReceiptStream, receiptEvents, TypingStream,
+  type AccountDataEvent, type PresenceTimings, type SyncStreams,
+} from './streams/index.js';
+
+export interface SyncOptions {
+  /** /events `timeout` when absent (ms). */
+  defaultTimeoutMs: number;
+  /** Longer timeouts are cut to this (well below Node's request timeouts). */
+  maxTimeoutMs: number;
+  /** Most events in one /events answer; a client catches up by following `end`. */
+  maxEventsPerPoll: number;
+  initialSyncDefaultLimit: number;
+  initialSyncMaxLimit: number;
+  messagesDefaultLimit: number;
+  messagesMaxLimit: number;
+  /** Room events kept in memory for woken polls. */
+  recentEvents: number;
+}
+
+export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
+  defaultTimeoutMs: 30_000,
+  maxTimeoutMs: 60_000,
+  maxEventsPerPoll: 100,
+  initialSyncDefaultLimit: 10,
+  initialSyncMaxLimit: 1000,
+  messagesDefaultLimit: 10,
+  messagesMaxLimit: 1000,
+  recentEvents: 20_000,
+};
+
+export interface SyncServiceDeps {
+  readonly events: EventStore;
+  readonly streams: StreamStore;
+  readonly options?: Partial<SyncOptions>;
+  readonly presence?: Partial<PresenceTimings>;
+  readonly now?: () => number;
+}
+
+/** Who asks: the user, and the hash of their access token (for transaction ids). */
+export interface SyncRequester {
+  readonly userId: string;
+  readonly tokenHash: string;
+}
+
+export interface EventsQuery {
+  readonly from?: string | undefined;
+  readonly timeout?: number | undefined;
+}
+
+/** Stripped state put in an invite's unsigned.invite_room_state. */
+const INVITE_STATE_TYPES = ['m.room.join_rules', 'm.room.canonical_alias', 'm.room.avatar', 'm.room.name', 'm.room.topic'];
+
+const MEMBERSHIPS_SHOWN: ReadonlySet<string> = new Set(['join', 'invite']);
+
+function parseFrom(text: string): StreamToken {
+  return parseStreamToken(text);
+}
+
+/** The position just before `ev` in its room's timeline. */
+function positionBefore(ev: PersistedEvent): { topological: number; stream: number } {
+  return { topological: ev.topological_ordering, stream: ev.stream_ordering - 1 };
+}
+
+/** Membership of `userId` just after stream position `at`, from their membership events (oldest first). */
+function membershipAt(events: readonly PersistedEvent[], at: number): Membership | undefined {
+  let m: Membership | undefined;
+  for (const ev of events) {
+    if (ev.stream_ordering > at) break;
+    m = ev.content['membership'] as Membership;
+  }
+  return m;
+}
+
+function latestAt(events: readonly PersistedEvent[], at: number): PersistedEvent | undefined {
+  let out: PersistedEvent | undefined;
+  for (const ev of events) {
+    if (ev.stream_ordering > at) break;
+    out = ev;
+  }
+  return out;
+}
+
+export class SyncService {
+  readonly notifier: Notifier;
+  readonly membership: MembershipIndex;
+  readonly streams: SyncStreams;
+  readonly jsonCache = new EventJsonCache(50_000);
+  readonly options: SyncOptions;
+  private readonly store: EventStore;
+  private readonly now: () => number;
+  private readonly recent = new Map<number, PersistedEvent>();
+  private recentMin = Number.POSITIVE_INFINITY;
+  private stopped = false;
+
+  private constructor(deps: SyncServiceDeps, membership: MembershipIndex, initial: StreamToken) {
+    this.store = deps.events;
+    this.now = deps.now ?? Date.now;
+    this.options = { ...DEFAULT_SYNC_OPTIONS, ...deps.options };
+    this.membership = membership;
+    this.notifier = new Notifier(initial, { roomsForUser: (u) => this.membership.notifyRooms(u), now: this.now });
+    const defer = (key: StreamKey, pos: number, targets: { users?: string[]; rooms?: string[] }): void => {
+      setImmediate(() => { if (!this.stopped) this.notifier.onNewEvent(key, pos, targets); });
+    };
+    this.streams = {
+      typing: new TypingStream({ notify: (pos, roomId) => defer('typing', pos, { rooms: [roomId] }) }),
+      receipts: new ReceiptStream({ store: deps.streams, notify: (pos, roomId) => defer('receipt', pos, { rooms: [roomId] }), now: this.now }, initial.receipt),
+      accountData: new AccountDataStream({ store: deps.streams, notify: (pos, userId) => defer('account_data', pos, { users: [userId] }) }, initial.account_data),
+      presence: new PresenceStream({
+        store: deps.streams,
+        // everyone sharing a room with the user: the user's joined rooms index them
+        notify: (pos, userId) => defer('presence', pos, { users: [userId], rooms: this.membership.joinedRooms(userId) }),
+        ...(deps.presence ? { timings: deps.presence } : {}),
+        now: this.now,
+      }, initial.presence),
+    };
+  }
+
+  static async create(deps: SyncServiceDeps): Promise<SyncService> {
+    const membership = new MembershipIndex();
+    for (const row of await deps.events.getAllMemberships()) membership.apply(row.roomId, row.userId, row.membership, row.streamOrdering);
+    const initial: StreamToken = {
+      room: { stream: await deps.events.currentStreamOrdering() },
+      presence: await deps.streams.maxPresenceStream(),
+      typing: 0,
+      receipt: await deps.streams.maxReceiptStream(),
+      account_data: await deps.streams.maxAccountDataStream(),
+    };
+    const service = new SyncService(deps, membership, initial);
+    await service.streams.presence.start();
+    return service;
+  }
+
+  /** Changes options at run time (tests, config). */
+  configure(options: Partial<SyncOptions>): void {
+    Object.assign(this.options, options);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.streams.typing.stop();
+    this.streams.presence.stop();
+  }
+
+  /** "Now": every stream's newest announced position. */
+  currentToken(): StreamToken {
+    return this.notifier.currentToken;
+  }
+
+  /**
+   * Room events just committed, in stream order (RoomService's onPersisted). Indexes
+   * memberships and keeps the events at once; wakes polls from setImmediate.
+   */
+  onPersisted(events: readonly PersistedEvent[]): void {
+    for (const ev of events) {
+      this.remember(ev);
+      if (ev.type === 'm.room.member' && ev.state_key !== undefined && typeof ev.content['membership'] === 'string') {
+        this.membership.apply(ev.room_id, ev.state_key, ev.content['membership'] as Membership, ev.stream_ordering);
+      }
+      if (ev.type === 'm.room.redaction' && ev.redacts !== undefined) this.forgetRedacted(ev.redacts);
+    }
+    setImmediate(() => {
+      if (this.stopped) return;
+      for (const ev of events) {
+        const target = ev.type === 'm.room.member' ? ev.state_key : undefined;
+        const m = ev.content['membership'];
+        if (target !== undefined && (m === 'join' || m === 'invite')) this.notifier.userJoinedRoom(target, ev.room_id);
+        this.notifier.onNewEvent('room', ev.stream_ordering, { rooms: [ev.room_id], ...(target !== undefined ? { users: [target] } : {}) });
+        if (target !== undefined && m !== 'join' && m !== 'invite') this.notifier.userLeftRoom(target, ev.room_id);
+      }
+    });
+  }
+
+  private remember(ev: PersistedEvent): void {
+    this.recent.set(ev.stream_ordering, ev);
+    if (ev.stream_ordering < this.recentMin) this.recentMin = ev.stream_ordering;
+    while (this.recent.size > this.options.recentEvents) {
+      this.recent.delete(this.recentMin);
+      this.recentMin++;
+    }
+  }
+
+  private forgetRedacted(eventId: string): void {
+    this.jsonCache.invalidate(eventId);
+    for (const [s, ev] of this.recent) {
+      if (ev.event_id === eventId || ev.replaces_state === eventId) {
+        this.recent.delete(s);
+        this.jsonCache.invalidate(ev.event_id);
+      }
+    }
+  }
+
+  /** Events in (from, to] of these rooms, oldest first, at most `limit`. */
+  private async eventsInRange(rooms: ReadonlySet<string>, from: number, to: number, limit: number): Promise<PersistedEvent[]> {
+    if (to - from <= this.options.recentEvents) {
+      const out: PersistedEvent[] = [];
+      let complete = true;
+      for (let s = from + 1; s <= to; s++) {
+        const ev = this.recent.get(s);
+        if (!ev) { complete = false; break; }
+        if (rooms.has(ev.room_id)) {
+          out.push(ev);
+          if (out.length >= limit) break;
+        }
+      }
+      if (complete) return out;
+    }
+    return this.store.getEventsInStreamRange([...rooms], from, to, limit);
+  }
+
+  // ---------------------------------------------------------------- GET /events
+
+  /** Parses `from` for /events: absent or END is now; the rest is clamped to now. */
+  resolveFrom(from: string | undefined): StreamToken {
+    const now = this.currentToken();
+    if (from === undefined || from === 'END') return now;
+    return toLiveToken(clampToCurrent(parseFrom(from), now));
+  }
+
+  async getEvents(req: SyncRequester, query: EventsQuery, signal: AbortSignal, stopping: AbortSignal): Promise<string> {
+    let timeout = query.timeout ?? this.options.defaultTimeoutMs;
+    if (!Number.isInteger(timeout) || timeout < 0) throw errors.invalidParam('timeout must be a non-negative integer of milliseconds');
+    timeout = Math.min(timeout, this.options.maxTimeoutMs);
+    const from = this.resolveFrom(query.from);
+    const start = formatStreamToken(from);
+    const release = await this.streams.presence.syncStarted(req.userId);
+    // One signal for both ways a wait ends early; the stopping listener is removed after.
+    const ac = new AbortController();
+    const onStop = (): void => ac.abort();
+    const onClose = (): void => ac.abort();
+    if (stopping.aborted || signal.aborted) ac.abort();
+    stopping.addEventListener('abort', onStop, { once: true });
+    signal.addEventListener('abort', onClose, { once: true });
+    try {
+      const outcome = await this.notifier.waitForEvents(req.userId, from, timeout, ac.signal,
+        (f, t) => this.collect(req, f, t));
+      if (outcome.status === 'result') {
+        return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(outcome.result.end))},"chunk":${jsonArray(outcome.result.parts)}}`;
+      }
+      const end = outcome.status === 'timeout' ? outcome.end : maxToken(from, this.currentToken());
+      // aborted: shutting down (answer an empty chunk at once) or the client left (unread)
+      return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(end))},"chunk":[]}`;
+    } finally {
+      stopping.removeEventListener('abort', onStop);
+      signal.removeEventListener('abort', onClose);
+      release();
+    }
+  }
+
+  /** What `req` may see in (from, to]: rendered events and the token after them; null if nothing. */
+  private async collect(req: SyncRequester, from: StreamToken, to: StreamToken): Promise<{ parts: string[]; end: StreamToken } | null> {
+    const userId = req.userId;
+    const now = this.now();
+    const max = this.options.maxEventsPerPoll;
+    const parts: string[] = [];
+    const end = { room: { stream: from.room.stream }, presence: from.presence, typing: from.typing, receipt: from.receipt, account_data: from.account_data };
+
+    // room events
+    if (to.room.stream > from.room.stream) {
+      const all = new Set<string>();
+      const check = new Map<string, PersistedEvent[] | null>();
+      for (const [roomId, m] of this.membership.roomsOf(userId)) {
+        if (m.membership === 'join' && m.stream <= from.room.stream) all.add(roomId);
+        else if (m.stream > from.room.stream) check.set(roomId, null);
+      }
+      const rooms = new Set([...all, ...check.keys()]);
+      let cursor = from.room.stream;
+      if (rooms.size > 0) {
+        outer: while (cursor < to.room.stream) {
+          const batch = await this.eventsInRange(rooms, cursor, to.room.stream, max);
+          for (const ev of batch) {
+            cursor = ev.stream_ordering;
+            if (await this.visibleInStream(userId, ev, all, check, to.room.stream)) {
+              parts.push(this.jsonCache.render(ev, now, { requesterToken: req.tokenHash }));
+              if (parts.length >= max) break outer;
+            }
+          }
+          if (batch.length < max) { cursor = to.room.stream; break; }
+        }
+      } else {
+        cursor = to.room.stream;
+      }
+      end.room.stream = cursor;
+    }
+    let budget = max - parts.length;
+
+    // presence of the users sharing a room with the user
+    if (budget > 0 && to.presence > from.presence) {
+      const sharing = this.membership.usersSharingRoomWith(userId);
+      const rows = await this.streams.presence.updatesFor((u) => sharing.has(u), from.presence, to.presence);
+      const taken = rows.slice(0, budget);
+      for (const r of taken) parts.push(JSON.stringify(this.streams.presence.event(r, now)));
+      end.presence = taken.length === rows.length ? to.presence : taken.at(-1)!.streamId;
+      budget -= taken.length;
+    }
+    const joined = this.membership.joinedRooms(userId);
+    if (budget > 0 && to.typing > from.typing) {
+      const evs = this.streams.typing.updatesFor(joined, from.typing, to.typing);
+      if (evs.length <= budget) {
+        for (const ev of evs) parts.push(JSON.stringify(ev));
+        end.typing = to.typing;
+        budget -= evs.length;
+      }
+    }
+    if (budget > 0 && to.receipt > from.receipt) {
+      const { rows } = await this.streams.receipts.updatesFor(joined, from.receipt, to.receipt);
+      const taken: ReceiptRecord[] = rows.slice(0, budget);
+      const evs = receiptEvents(taken);
+      for (const ev of evs) parts.push(JSON.stringify(ev));
+      end.receipt = taken.length === rows.length ? to.receipt : taken.at(-1)!.streamId;
+      budget -= evs.length;
+    }
+    if (budget > 0 && to.account_data > from.account_data) {
+      const { rows } = await this.streams.accountData.updatesFor(userId, from.account_data, to.account_data);
+      const taken: AccountDataRecord[] = rows.slice(0, budget);
+      for (const ev of accountDataStreamEvents(taken)) parts.push(JSON.stringify(ev));
+      end.account_data = taken.length === rows.length ? to.account_data : taken.at(-1)!.streamId;
+    }
+    if (parts.length === 0) return null;
+    return { parts, end };
+  }
+
+  /**
+   * The stream's rule: an event reaches a user if they are joined just after it, or it is
+   * their own membership event (an invite, their leave, a kick or ban included).
+   */
+  private async visibleInStream(
+    userId: string, ev: PersistedEvent, all: ReadonlySet<string>, check: Map<string, PersistedEvent[] | null>, upTo: number,
+  ): Promise<boolean> {
+    if (all.has(ev.room_id)) return true;
+    if (ev.type === 'm.room.member' && ev.state_key === userId) return true;
+    let history = check.get(ev.room_id);
+    if (!history) {
+      history = await this.store.getMembershipEvents(ev.room_id, userId, upTo);
+      check.set(ev.room_id, history);
+    }
+    return membershipAt(history, ev.stream_ordering) === 'join';
+  }
+
+  // ---------------------------------------------------------------- GET /initialSync
+
+  private tokenWithRoom(snapshot: StreamToken, pos: { topological: number; stream: number } | number): string {
+    return typeof pos === 'number'
+      ? formatStreamToken({ ...snapshot, room: { stream: pos } })
+      : formatStreamToken(withTopologicalRoom(snapshot, pos.topological, pos.stream));
+  }
+
+  private render(ev: PersistedEvent, now: number, req: SyncRequester): string {
+    return this.jsonCache.render(ev, now, { requesterToken: req.tokenHash });
+  }
+
+  /** State as of `upTo`: the current state unless something newer is in it. */
+  private async stateAt(roomId: string, upTo: number, current: boolean): Promise<RoomState> {
+    if (current) {
+      const state = await this.store.getCurrentState(roomId);
+      let fresh = true;
+      for (const ev of state.events()) if (ev.stream_ordering > upTo) { fresh = false; break; }
+      if (fresh) return state;
+    }
+    return this.store.getStateAt(roomId, upTo);
+  }
+
+  /** The rooms[] entry (or room initialSync body) as JSON text members, without braces. */
+  private async roomSnapshot(
+    req: SyncRequester, roomId: string, membership: Membership, membershipEvent: PersistedEvent | null, memberStream: number,
+    snapshot: StreamToken, limit: number, now: number, accountData: AccountDataEvent[] | undefined, isPublic: boolean,
+  ): Promise<string[]> {
+    const fields: string[] = [`"room_id":${JSON.stringify(roomId)}`, `"membership":${JSON.stringify(membership)}`,
+      `"visibility":${isPublic ? '"public"' : '"private"'}`];
+    if (membership === 'invite') {
+      if (membershipEvent) {
+        const state = await this.store.getCurrentState(roomId);
+        const stripped = INVITE_STATE_TYPES.map((t) => state.get(t)).filter((e): e is PersistedEvent => e !== undefined)
+          .map((e) => ({ type: e.type, state_key: e.state_key ?? '', content: e.content, sender: e.sender }));
+        const invite = formatClientEvent(membershipEvent, now, { requesterToken: req.tokenHash }) as ClientEvent & { unsigned: Record<string, unknown> };
+        invite.unsigned = { ...invite.unsigned, invite_room_state: stripped };
+        fields.push(`"inviter":${JSON.stringify(membershipEvent.sender)}`, `"invite":${JSON.stringify(invite)}`);
+      }
+      return fields;
+    }
+    const joined = membership === 'join';
+    const upTo = joined ? snapshot.room.stream : Math.min(memberStream, snapshot.room.stream);
+    const [state, messages] = await Promise.all([
+      this.stateAt(roomId, upTo, joined),
+      this.store.getLatestEvents(roomId, upTo, limit),
+    ]);
+    const end = joined ? formatStreamToken(snapshot) : this.tokenWithRoom(snapshot, upTo);
+    const start = messages.length > 0 ? this.tokenWithRoom(snapshot, positionBefore(messages[0]!)) : end;
+    const stateParts: string[] = [];
+    for (const ev of state.events()) stateParts.push(this.render(ev, now, req));
+    fields.push(
+      `"messages":{"start":${JSON.stringify(start)},"end":${JSON.stringify(end)},"chunk":${jsonArray(messages.map((ev) => this.render(ev, now, req)))}}`,
+      `"state":${jsonArray(stateParts)}`,
+    );
+    if (accountData) fields.push(`"account_data":${JSON.stringify(accountData)}`);
+    return fields;
+  }
+
+  async initialSync(req: SyncRequester, opts: { limit?: number | undefined; archived?: boolean | undefined }): Promise<string> {
+    const limit = this.checkLimit(opts.limit, this.options.initialSyncDefaultLimit, this.options.initialSyncMaxLimit);
+    const archived = opts.archived ?? false;
+    const snapshot = this.currentToken();
+    const now = this.now();
+    const userId = req.userId;
+    const rows = await this.store.getMemberships(userId);
+    const accountData = await this.streams.accountData.snapshot(userId, snapshot.account_data);
+    const roomParts: string[] = [];
+    const joinedRooms: string[] = [];
+    for (const row of rows) {
+      if (row.forgotten) continue;
+      let membership = row.membership;
+      let event: PersistedEvent | null = null;
+      let memberStream = row.streamOrdering;
+      if (row.streamOrdering > snapshot.room.stream) {
+        // changed after the snapshot: use the membership as of the snapshot
+        const history = await this.store.getMembershipEvents(row.roomId, userId, snapshot.room.stream);
+        const last = history.at(-1);
+        if (!last) continue;
+        membership = last.content['membership'] as Membership;
+        event = last;
+        memberStream = last.stream_ordering;
+      }
+      const shown = MEMBERSHIPS_SHOWN.has(membership) || (archived && (membership === 'leave' || membership === 'ban'));
+      if (!shown) continue;
+      if (membership === 'invite' && !event) event = await this.store.getEvent(row.eventId);
+      if (membership === 'join') joinedRooms.push(row.roomId);
+      const room = await this.store.getRoom(row.roomId);
+      const fields = await this.roomSnapshot(req, row.roomId, membership, event, memberStream, snapshot, limit, now,
+        accountData.rooms.get(row.roomId) ?? [], room?.isPublic ?? false);
+      roomParts.push(`{${fields.join(',')}}`);
+    }
+    const presence = await this.presenceParts(this.sharingAt(userId, joinedRooms), now);
+    const receipts = joinedRooms.length ? await this.streams.receipts.snapshot(joinedRooms, snapshot.receipt) : [];
+    return `{"rooms":[${roomParts.join(',')}],"presence":${jsonArray(presence)},"account_data":${JSON.stringify(accountData.global)},`
+      + `"receipts":${JSON.stringify(receipts)},"end":${JSON.stringify(formatStreamToken(snapshot))}}`;
+  }
+
+  private sharingAt(userId: string, joinedRooms: readonly string[]): string[] {
+    const users = new Set<string>([userId]);
+    for (const r of joinedRooms) for (const u of this.membership.joinedMembers(r)) users.add(u);
+    return [...users];
+  }
+
+  private async presenceParts(userIds: readonly string[], now: number): Promise<string[]> {
+    const records: PresenceRecord[] = await this.streams.presence.snapshot(userIds);
+    return records.map((r) => JSON.stringify(this.streams.presence.event(r, now)));
+  }
+
+  private checkLimit(limit: number | undefined, dflt: number, max: number): number {
+    if (limit === undefined) return dflt;
+    if (!Number.isInteger(limit) || limit < 0) throw errors.invalidParam('Query parameter limit must be a non-negative integer.');
+    return Math.min(limit, max);
+  }
+
+  // ---------------------------------------------------------------- visibility of history
+
+  /** Loads what judging events of one room for one user needs. */
+  private async historyJudge(userId: string, roomId: string): Promise<(ev: PersistedEvent) => boolean> {
+    const [memberships, visibility, current] = await Promise.all([
+      this.store.getMembershipEvents(roomId, userId),
+      this.store.getStateHistory(roomId, 'm.room.history_visibility', ''),
+      this.store.getMembership(roomId, userId),
+    ]);
+    const isPeeking = current?.membership !== 'join';
+    return (ev) => canSeeEvent(userId, ev, {
+      membership: membershipAt(memberships, ev.stream_ordering),
+      historyVisibility: latestAt(visibility, ev.stream_ordering)?.content['history_visibility'] as string | undefined,
+    }, { isPeeking });
+  }
+
+  /** GET /events/{eventId}: the event if the user may see it, else 404 as for an unknown one. */
+  async eventById(req: SyncRequester, eventId: string): Promise<ClientEvent> {
+    const ev = await this.store.getEvent(eventId);
+    if (!ev || ev.stream_ordering > this.currentToken().room.stream || !(await this.historyJudge(req.userId, ev.room_id))(ev)) {
+      throw errors.notFound('Event not found.');
+    }
+    return formatClientEvent(ev, this.now(), { requesterToken: req.tokenHash });
+  }
+
+  /** Who may read the room's history, and up to where (a leave cuts it off). */
+  private async roomAccess(userId: string, roomId: string): Promise<{ membership: Membership | undefined; upTo: number; memberEvent: string | undefined }> {
+    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    const row = await this.store.getMembership(roomId, userId);
+    const now = this.currentToken().room.stream;
+    if (row?.membership === 'join') return { membership: 'join', upTo: now, memberEvent: row.eventId };
+    if (row && (row.membership === 'leave' || row.membership === 'ban')) {
+      const history = await this.store.getMembershipEvents(roomId, userId);
+      if (history.some((e) => e.content['membership'] === 'join')) {
+        return { membership: row.membership, upTo: Math.min(row.streamOrdering, now), memberEvent: row.eventId };
+      }
+    }
+    const state = await this.store.getCurrentState(roomId);
+    if (state.historyVisibility() === 'world_readable') return { membership: undefined, upTo: now, memberEvent: undefined };
+    throw errors.forbidden(`User ${userId} not in room ${roomId}, and room previews are disabled`);
+  }
+
+  // ---------------------------------------------------------------- GET /rooms/{roomId}/initialSync
+
+  async roomInitialSync(req: SyncRequester, roomId: string, opts: { limit?: number | undefined }): Promise<string> {
+    const limit = this.checkLimit(opts.limit, this.options.initialSyncDefaultLimit, this.options.initialSyncMaxLimit);
+    const access = await this.roomAccess(req.userId, roomId);
+    const snapshot = this.currentToken();
+    const now = this.now();
+    const room = await this.store.getRoom(roomId);
+    const accountData = await this.streams.accountData.snapshot(req.userId, snapshot.account_data);
+    const membership = access.membership ?? 'join';
+    const fields = await this.roomSnapshot(req, roomId, membership, null, access.upTo, snapshot, limit, now,
+      accountData.rooms.get(roomId) ?? [], room?.isPublic ?? false);
+    if (access.membership === undefined) fields.splice(1, 1); // a peek at a world_readable room: no membership
+    const members = [...this.membership.joinedMembers(roomId)];
+    const presence = await this.presenceParts(members, now);
+    const receipts = await this.streams.receipts.snapshot([roomId], snapshot.receipt);
+    fields.push(`"presence":${jsonArray(presence)}`, `"receipts":${JSON.stringify(receipts)}`);
+    return `{${fields.join(',')}}`;
+  }
+
+  // ---------------------------------------------------------------- GET /rooms/{roomId}/messages
+
+  async roomMessages(req: SyncRequester, roomId: string, q: { from?: string | undefined; to?: string | undefined; dir?: string | undefined; limit?: number | undefined }): Promise<string> {
+    const dir = q.dir ?? 'f';
+    if (dir !== 'b' && dir !== 'f') throw errors.invalidParam("Query parameter 'dir' must be one of ['b', 'f']");
+    const limit = this.checkLimit(q.limit, this.options.messagesDefaultLimit, this.options.messagesMaxLimit);
+    const nowToken = this.currentToken();
+    const fromToken = q.from !== undefined ? parseFrom(q.from) : nowToken;
+    const toToken = q.to !== undefined ? parseFrom(q.to) : undefined;
+    const access = await this.roomAccess(req.userId, roomId);
+    const toPosition = async (t: StreamToken): Promise<{ topological: number; stream: number }> =>
+      t.room.topological !== undefined
+        ? { topological: t.room.topological, stream: t.room.stream }
+        : this.store.timelinePositionAt(roomId, Math.min(t.room.stream, nowToken.room.stream));
+    const cap = await this.store.timelinePositionAt(roomId, access.upTo);
+    const before = (a: { topological: number; stream: number }, b: { topological: number; stream: number }): boolean =>
+      a.topological < b.topological || (a.topological === b.topological && a.stream < b.stream);
+    let from = await toPosition(fromToken);
+    if (before(cap, from)) from = cap;
+    let bound = toToken ? await toPosition(toToken) : undefined;
+    if (dir === 'f' && (!bound || before(cap, bound))) bound = cap;
+    const judge = await this.historyJudge(req.userId, roomId);
+    const now = this.now();
+    const chunk: string[] = [];
+    let cursor = from;
+    // Hidden events are skipped; a few extra pages find visible ones behind them.
+    for (let page = 0; page < 5 && chunk.length < limit; page++) {
+      const wanted = limit - chunk.length;
+      const events = await this.store.getRoomTimeline(roomId, cursor, dir, wanted, bound);
+      for (const ev of events) {
+        cursor = dir === 'b' ? positionBefore(ev) : { topological: ev.topological_ordering, stream: ev.stream_ordering };
+        if (ev.stream_ordering <= access.upTo && judge(ev)) chunk.push(this.render(ev, now, req));
+      }
+      if (events.length < wanted) break;
+    }
+    const base = toLiveToken(nowToken);
+    const start = formatStreamToken(withTopologicalRoom(base, from.topological, from.stream));
+    const end = formatStreamToken(withTopologicalRoom(base, cursor.topological, cursor.stream));
+    return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(end)},"chunk":${jsonArray(chunk)}}`;
+  }
+}
+
+export { MatrixError };
