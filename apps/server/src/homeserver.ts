@@ -7,6 +7,9 @@ import { UiaSessions } from './domain/accounts/uia.js';
 import { RoomReads } from './domain/rooms/room-reads.js';
 import { RoomService } from './domain/rooms/room-service.js';
 import { SyncService } from './domain/sync/sync-service.js';
+import { DirectoryService } from './domain/directory/directory-service.js';
+import { MediaService } from './domain/media/media-service.js';
+import { ProfileService } from './domain/profile/profile-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
@@ -53,6 +56,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     accounts: new Accounts(storage, { serverName: config.server_name, enableRegistration: config.enable_registration }),
     rooms,
     roomReads: new RoomReads(storage.events),
+    profiles: new ProfileService(storage, rooms, logger),
+    directory: new DirectoryService(config.server_name, storage, rooms, logger),
+    media: new MediaService(config.server_name, config.media_store_path, storage.media, logger),
     nonces: new NonceStore(),
     uia: new UiaSessions(),
     logger,

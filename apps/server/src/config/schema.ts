@@ -46,6 +46,11 @@ export interface HomeserverConfig {
   max_upload_size: string;
   max_request_body_size: string;
   media_store_path: string;
+  /** TURN servers handed to clients by /voip/turnServer (Synapse's keys); none by default. */
+  turn_uris: string[];
+  turn_shared_secret?: string;
+  /** How long TURN credentials last, as a duration ("1h", "30m", "86400s", or milliseconds). */
+  turn_user_lifetime: string;
   log_level: LogLevel;
   testing: { validate_responses: boolean };
 }
@@ -132,6 +137,9 @@ export const configSchema = {
     max_upload_size: { ...size, default: '50M' },
     max_request_body_size: { ...size, default: '1M' },
     media_store_path: { type: 'string', minLength: 1, default: 'media_store' },
+    turn_uris: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    turn_shared_secret: { type: 'string', minLength: 1 },
+    turn_user_lifetime: { type: 'string', pattern: '^[0-9]+(ms|s|m|h|d|w)?$', default: '1h' },
     log_level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
     testing: {
       type: 'object',

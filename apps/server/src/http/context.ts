@@ -7,6 +7,9 @@ import type { RoomService } from '../domain/rooms/room-service.js';
 import type { Notifier } from '../domain/sync/notifier.js';
 import type { SyncStreams } from '../domain/sync/streams/index.js';
 import type { SyncService } from '../domain/sync/sync-service.js';
+import type { DirectoryService } from '../domain/directory/directory-service.js';
+import type { MediaService } from '../domain/media/media-service.js';
+import type { ProfileService } from '../domain/profile/profile-service.js';
 import type { Logger } from '../logging.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Storage } from '../storage/storage.js';
@@ -20,6 +23,9 @@ export interface AppContext {
   uia: UiaSessions;
   rooms: RoomService;
   roomReads: RoomReads;
+  profiles: ProfileService;
+  directory: DirectoryService;
+  media: MediaService;
   logger: Logger;
   /** Aborted when the server starts shutting down; waiting requests answer then. */
   stopping: AbortSignal;

@@ -20,6 +20,8 @@ export interface HandlerContext<K extends OperationId> {
   /** The spec's query parameters, converted to their types. */
   query: Record<string, QueryValue>;
   params: Record<string, string>;
+  /** The request headers, lower-cased names (for operations with header parameters). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Aborted when the client goes away before the answer (long-polls stop waiting then). */
   signal: AbortSignal;
   /** The caller; throws M_MISSING_TOKEN on operations without security. */

@@ -7,11 +7,8 @@ import type { OperationId } from '@axon/contract';
  */
 export const NOT_YET_IMPLEMENTED: readonly OperationId[] = [
   // rooms
-  'getRoomIdByAlias', 'setRoomAlias', 'deleteRoomAlias', 'getPublicRooms',
   // surface
   'getPresence', 'setPresence', 'getPresenceList', 'modifyPresenceList',
-  'getUserProfile', 'getDisplayName', 'setDisplayName', 'getAvatarUrl', 'setAvatarUrl',
   'postReceipt', 'setAccountData', 'setAccountDataPerRoom',
-  'getRoomTags', 'setRoomTag', 'deleteRoomTag', 'setTyping', 'getTurnServer',
-  'uploadContent', 'downloadContent', 'getContentThumbnail',
+  'getRoomTags', 'setRoomTag', 'deleteRoomTag', 'setTyping',
 ];

@@ -7,7 +7,8 @@ import type { AppContext } from './context.js';
 import type { Handler, HandlerContext, HandlerMap } from './handler.js';
 import { authenticate } from './middleware/auth.js';
 import { rateLimitFor } from './middleware/rate-limit.js';
-import { jsonBody } from './middleware/body.js';
+import { jsonBody, rawBody } from './middleware/body.js';
+import { RawBody } from './raw-body.js';
 import { validateBody, validateQuery } from './middleware/validate-request.js';
 import { NOT_YET_IMPLEMENTED } from './not-yet-implemented.js';
 import { RawJson } from './raw-json.js';
@@ -33,6 +34,11 @@ export function assertHandlersComplete(handlers: HandlerMap): void {
   }
 }
 
+/** JSON bodies unless the spec says the operation consumes something else (media upload). */
+function consumesJson(op: OperationInfo): boolean {
+  return op.consumes.length === 0 || op.consumes.some((c) => c === 'application/json' || c.endsWith('+json'));
+}
+
 function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
   return async (req, res) => {
     res.locals.handlerStarted = true;
@@ -44,6 +50,7 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
       body: res.locals.body as never,
       query: (res.locals.query ?? {}) as Record<string, QueryValue>,
       params: req.params as Record<string, string>,
+      headers: req.headers,
       signal: disconnected.signal,
       requester: () => {
         const r = res.locals.requester as Requester | undefined;
@@ -54,6 +61,12 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
       log: res.locals.log ?? app.logger,
     };
     const reply = await handler(ctx);
+    if (reply.body instanceof RawBody) {
+      // setHeader, not res.type(): Express would append a charset to text types.
+      res.status(reply.status).set(reply.body.headers).setHeader('Content-Type', reply.body.contentType);
+      res.send(reply.body.bytes);
+      return;
+    }
     if (reply.body instanceof RawJson) {
       // test mode parses it, so that response validation sees the body
       if (app.config.testing.validate_responses) res.status(reply.status).json(JSON.parse(reply.body.text));
@@ -73,6 +86,7 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
   const all: HandlerMap = { ...handlers, ...stubs };
   const router = express.Router({ strict: false, caseSensitive: true });
   const bodyLimit = parseSize(app.config.max_request_body_size);
+  const uploadLimit = parseSize(app.config.max_upload_size);
   const served = operationTable.filter((op) => op.operationId in all);
   for (const op of served) {
     const handler = all[op.operationId as OperationId] as Handler<OperationId>;
@@ -80,7 +94,8 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
       (_req, res, next) => { res.locals.operationId = op.operationId; next(); },
     ];
     if (op.security.length > 0) chain.push(authenticate(app.accounts));
-    if (op.hasBody) chain.push(...jsonBody(bodyLimit), validateBody(op.operationId as OperationId));
+    if (op.hasBody && !consumesJson(op)) chain.push(...rawBody(uploadLimit));
+    else if (op.hasBody) chain.push(...jsonBody(bodyLimit), validateBody(op.operationId as OperationId));
     if (op.parameters.some((p) => p.in === 'query')) chain.push(validateQuery(op.operationId as OperationId));
     const rateLimit = rateLimitFor(op.operationId as OperationId, app);
     if (rateLimit) chain.push(rateLimit);

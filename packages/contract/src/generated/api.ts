@@ -179,13 +179,15 @@ export interface paths {
         get: operations["getRoomIdByAlias"];
         /**
          * Create a room alias.
-         * @description Points a new alias, on this server, at a room.
+         * @description Points a new alias, on this server, at a room the caller is joined
+         *     to.
          */
         put: operations["setRoomAlias"];
         post?: never;
         /**
          * Delete a room alias.
-         * @description Removes an alias. Only its creator or a server administrator may.
+         * @description Removes an alias. Its creator, a server administrator, or a room
+         *     member with the power to send ``m.room.canonical_alias`` may.
          */
         delete: operations["deleteRoomAlias"];
         options?: never;

@@ -21,3 +21,17 @@ export function jsonBody(limitBytes: number): RequestHandler[] {
   };
   return [raw, parse];
 }
+
+/**
+ * For operations whose spec `consumes` something other than JSON (media upload): the
+ * bytes as they came, as a Buffer in `res.locals.body`, up to `limitBytes`.
+ */
+export function rawBody(limitBytes: number): RequestHandler[] {
+  const raw = express.raw({ type: () => true, limit: limitBytes });
+  const keep: RequestHandler = (req, res, next) => {
+    const buf: unknown = req.body;
+    res.locals.body = Buffer.isBuffer(buf) ? buf : Buffer.alloc(0);
+    next();
+  };
+  return [raw, keep];
+}

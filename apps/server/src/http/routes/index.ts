@@ -1,5 +1,9 @@
 import type { HandlerMap } from '../handler.js';
 import { adminHandlers } from './admin.js';
+import { directoryHandlers } from './directory.js';
+import { mediaHandlers } from './media.js';
+import { profileHandlers } from './profile.js';
+import { voipHandlers } from './voip.js';
 import { loginHandlers } from './login.js';
 import { registrationHandlers } from './registration.js';
 import { roomHandlers } from './rooms.js';
@@ -15,5 +19,9 @@ export const routeHandlers: HandlerMap = {
   ...adminHandlers,
   ...roomHandlers,
   ...roomStateHandlers,
+  ...profileHandlers,
+  ...directoryHandlers,
+  ...mediaHandlers,
+  ...voipHandlers,
   ...syncHandlers,
 };
