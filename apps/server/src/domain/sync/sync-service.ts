@@ -78,8 +78,13 @@ const INVITE_STATE_TYPES = ['m.room.join_rules', 'm.room.canonical_alias', 'm.ro
 
 const MEMBERSHIPS_SHOWN: ReadonlySet<string> = new Set(['join', 'invite']);
 
+/** A pagination token, or 400 M_BAD_PAGINATION. */
 function parseFrom(text: string): StreamToken {
-  return parseStreamToken(text);
+  try {
+    return parseStreamToken(text);
+  } catch {
+    throw new MatrixError(400, 'M_BAD_PAGINATION', "'from' parameter is invalid");
+  }
 }
 
 /** The position just before `ev` in its room's timeline. */
