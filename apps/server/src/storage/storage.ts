@@ -1,6 +1,7 @@
 import type { EventStore } from './events.js';
 import type { StreamStore } from './streams.js';
 import type { MediaStore } from './media.js';
+import type { PresenceListStore } from './presence-list.js';
 
 /**
  * What the domain needs from a database. Implementations (sqlite/ now, postgres/ later)
@@ -39,6 +40,8 @@ export interface Storage {
   readonly streams: StreamStore;
   /** Metadata of uploaded media. */
   readonly media: MediaStore;
+  /** The 2015 presence lists. */
+  readonly presenceList: PresenceListStore;
 
   /** Creates the user; false when the user id is taken (nothing is changed then). */
   createUser(user: NewUser): Promise<boolean>;

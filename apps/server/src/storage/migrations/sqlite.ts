@@ -162,4 +162,17 @@ CREATE TABLE presence (
 CREATE INDEX presence_stream ON presence (stream_id);
 `,
   },
+  {
+    version: 5,
+    name: 'presence lists',
+    sql: `
+-- The 2015 presence lists (GET/POST /presence/list/{userId}).
+CREATE TABLE presence_list (
+  user_id TEXT NOT NULL,
+  observed_user_id TEXT NOT NULL,
+  added_ts INTEGER NOT NULL,
+  PRIMARY KEY (user_id, observed_user_id)
+);
+`,
+  },
 ];

@@ -4,6 +4,7 @@ import { sqliteMigrations, type Migration } from '../migrations/sqlite.js';
 import { SqliteEventStore } from './sqlite-events.js';
 import { SqliteStreamStore } from './sqlite-streams.js';
 import { SqliteMediaStore } from './sqlite-media.js';
+import { SqlitePresenceListStore } from './sqlite-presence-list.js';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:'. */
@@ -66,6 +67,7 @@ export class SqliteStorage implements Storage {
   readonly events: SqliteEventStore;
   readonly streams: SqliteStreamStore;
   readonly media: SqliteMediaStore;
+  readonly presenceList: SqlitePresenceListStore;
 
   constructor(options: SqliteOptions) {
     this.db = new Database(options.file);
@@ -77,6 +79,7 @@ export class SqliteStorage implements Storage {
     this.events = new SqliteEventStore(this.db);
     this.streams = new SqliteStreamStore(this.db);
     this.media = new SqliteMediaStore(this.db);
+    this.presenceList = new SqlitePresenceListStore(this.db);
     this.stmts = {
       insertUser: this.db.prepare(
         'INSERT INTO users (user_id, password_hash, admin, created_ts, displayname) VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING'),
