@@ -2724,6 +2724,18 @@ export interface operations {
                     "application/json": components["schemas"]["error"];
                 };
             };
+            /**
+             * @description An event this request creates is larger than the server allows
+             *     (``M_TOO_LARGE``; 65,536 bytes of JSON, as Synapse).
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
             /** @description Too many requests; see ``retry_after_ms``. */
             429: {
                 headers: {
@@ -2897,6 +2909,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description The alias is malformed (``M_INVALID_PARAM``). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
                 };
             };
             /**
@@ -3128,6 +3149,18 @@ export interface operations {
                         /** @description The ID of the room that was joined. */
                         room_id: string;
                     };
+                };
+            };
+            /**
+             * @description The room ID is malformed (``M_INVALID_PARAM``) or the body is not a
+             *     JSON object (``M_NOT_JSON``, ``M_BAD_JSON``).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
                 };
             };
             /**
@@ -3545,6 +3578,18 @@ export interface operations {
                     "application/json": components["schemas"]["error"];
                 };
             };
+            /**
+             * @description An event this request creates is larger than the server allows
+             *     (``M_TOO_LARGE``; 65,536 bytes of JSON, as Synapse).
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
             /** @description Too many requests; see ``retry_after_ms``. */
             429: {
                 headers: {
@@ -3622,6 +3667,18 @@ export interface operations {
             };
             /** @description The room is unknown (``M_NOT_FOUND``). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
+            /**
+             * @description An event this request creates is larger than the server allows
+             *     (``M_TOO_LARGE``; 65,536 bytes of JSON, as Synapse).
+             */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5282,6 +5339,18 @@ export interface operations {
                     "application/json": components["schemas"]["error"];
                 };
             };
+            /**
+             * @description An event this request creates is larger than the server allows
+             *     (``M_TOO_LARGE``; 65,536 bytes of JSON, as Synapse).
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
             /** @description Too many requests; see ``retry_after_ms``. */
             429: {
                 headers: {
@@ -5360,6 +5429,18 @@ export interface operations {
             };
             /** @description The room or event is unknown (``M_NOT_FOUND``). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
+            /**
+             * @description An event this request creates is larger than the server allows
+             *     (``M_TOO_LARGE``; 65,536 bytes of JSON, as Synapse).
+             */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

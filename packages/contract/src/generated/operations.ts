@@ -278,6 +278,7 @@ export const operationTable = [
       "401",
       "403",
       "404",
+      "413",
       "429"
     ]
   },
@@ -369,6 +370,7 @@ export const operationTable = [
     ],
     "statuses": [
       "200",
+      "400",
       "401",
       "403",
       "404"
@@ -482,6 +484,7 @@ export const operationTable = [
     ],
     "statuses": [
       "200",
+      "400",
       "401",
       "403",
       "404",
@@ -648,6 +651,7 @@ export const operationTable = [
       "401",
       "403",
       "404",
+      "413",
       "429"
     ]
   },
@@ -681,6 +685,7 @@ export const operationTable = [
       "401",
       "403",
       "404",
+      "413",
       "429"
     ]
   },
@@ -1372,6 +1377,7 @@ export const operationTable = [
       "401",
       "403",
       "404",
+      "413",
       "429"
     ]
   },
@@ -1411,6 +1417,7 @@ export const operationTable = [
       "401",
       "403",
       "404",
+      "413",
       "429"
     ]
   },

@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { errors } from '../../errors.js';
+import { parseJsonBody } from './json-guard.js';
 
 /**
  * Reads the body whatever its Content-Type (old clients send JSON without one) and parses
@@ -10,13 +10,8 @@ export function jsonBody(limitBytes: number): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit: limitBytes });
   const parse: RequestHandler = (req, res, next) => {
     const buf: unknown = req.body;
-    const text = Buffer.isBuffer(buf) ? buf.toString('utf8') : '';
-    if (text.trim() === '') throw errors.notJson();
-    try {
-      res.locals.body = JSON.parse(text) as unknown;
-    } catch {
-      throw errors.notJson();
-    }
+    // Strict UTF-8, bounded nesting, valid Unicode strings: see json-guard.ts.
+    res.locals.body = parseJsonBody(Buffer.isBuffer(buf) ? buf : Buffer.alloc(0));
     next();
   };
   return [raw, parse];
