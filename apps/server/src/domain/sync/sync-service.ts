@@ -351,14 +351,15 @@ export class SyncService {
   }
 
   /**
-   * The stream's rule: an event reaches a user if they are joined just after it, or it is
-   * their own membership event (an invite, their leave, a kick or ban included).
+   * The stream's rule: an event reaches a user if they are joined just after it, it is
+   * their own membership event (an invite, their leave, a kick or ban included), or they
+   * sent it (m.room.create comes before its creator's join).
    */
   private async visibleInStream(
     userId: string, ev: PersistedEvent, all: ReadonlySet<string>, check: Map<string, PersistedEvent[] | null>, upTo: number,
   ): Promise<boolean> {
     if (all.has(ev.room_id)) return true;
-    if (ev.type === 'm.room.member' && ev.state_key === userId) return true;
+    if ((ev.type === 'm.room.member' && ev.state_key === userId) || ev.sender === userId) return true;
     let history = check.get(ev.room_id);
     if (!history) {
       history = await this.store.getMembershipEvents(ev.room_id, userId, upTo);
@@ -410,12 +411,15 @@ export class SyncService {
     }
     const joined = membership === 'join';
     const upTo = joined ? snapshot.room.stream : Math.min(memberStream, snapshot.room.stream);
-    const [state, messages] = await Promise.all([
+    const [state, latest, judge] = await Promise.all([
       this.stateAt(roomId, upTo, joined),
       this.store.getLatestEvents(roomId, upTo, limit),
+      this.historyJudge(req.userId, roomId),
     ]);
+    // history visibility applies (e.g. `joined` hides what came before the join)
+    const messages = latest.filter(judge);
     const end = joined ? formatStreamToken(snapshot) : this.tokenWithRoom(snapshot, upTo);
-    const start = messages.length > 0 ? this.tokenWithRoom(snapshot, positionBefore(messages[0]!)) : end;
+    const start = latest.length > 0 ? this.tokenWithRoom(snapshot, positionBefore(latest[0]!)) : end;
     const stateParts: string[] = [];
     for (const ev of state.events()) stateParts.push(this.render(ev, now, req));
     fields.push(
