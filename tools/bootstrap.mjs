@@ -60,8 +60,17 @@ if (command === 'install') {
   install();
   must('pnpm', ['codegen', '--check']);
   must('pnpm', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']);
+  // The PostgreSQL run of the server suite is `pnpm test:postgres` (CI runs it after this).
+  // Where it cannot run, say so loudly: a skipped test in the summary and a banner.
+  const { availability } = await import('./pg/cluster.mjs');
+  const pgAvailable = availability();
+  const vitestEnv = { ...env };
+  if (!pgAvailable.ok && !env.AXON_TEST_POSTGRES) {
+    vitestEnv.AXON_TEST_POSTGRES = 'auto';
+    console.warn(`\naxon: *** the PostgreSQL suite will NOT run: ${pgAvailable.reason}. ${pgAvailable.howTo} ***\n`);
+  }
   // vitest runs last: its closing line is the summary CI reads
-  process.exit(run('pnpm', ['exec', 'vitest', 'run']));
+  process.exit(run('pnpm', ['exec', 'vitest', 'run'], { env: vitestEnv }));
 } else {
   console.error('usage: node tools/bootstrap.mjs install|start|test');
   process.exit(2);

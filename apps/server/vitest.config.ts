@@ -1,3 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { passWithNoTests: true } });
+// test/postgres/ needs a PostgreSQL server: it runs in vitest.postgres.config.ts only.
+export default defineConfig({ test: { passWithNoTests: true, exclude: [...configDefaults.exclude, 'test/postgres/**'] } });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { login, register, request, startServer, V1, V2, type TestServer } from './helpers/index.js';
+import { login, queryDb, register, request, startServer, V1, V2, type TestServer } from './helpers/index.js';
 
 let s: TestServer;
 beforeAll(async () => { s = await startServer(); });
@@ -90,18 +90,12 @@ describe('access token transport', () => {
 
   it('stores only token hashes and scrypt password hashes', async () => {
     const a = await register(s.baseUrl);
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(s.config.database.name === 'sqlite3' ? s.config.database.args.database : '', { readonly: true });
-    try {
-      const tokens = db.prepare('SELECT token_hash FROM access_tokens WHERE user_id = ?').all(a.userId) as { token_hash: string }[];
-      expect(tokens.length).toBeGreaterThan(0);
-      for (const t of tokens) expect(t.token_hash).not.toContain(a.accessToken);
-      const user = db.prepare('SELECT password_hash FROM users WHERE user_id = ?').get(a.userId) as { password_hash: string };
-      expect(user.password_hash).toMatch(/^scrypt\$/);
-      expect(user.password_hash).not.toContain(a.password);
-    } finally {
-      db.close();
-    }
+    const tokens = await queryDb<{ token_hash: string }>(s, 'SELECT token_hash FROM access_tokens WHERE user_id = ?', [a.userId]);
+    expect(tokens.length).toBeGreaterThan(0);
+    for (const t of tokens) expect(t.token_hash).not.toContain(a.accessToken);
+    const [user] = await queryDb<{ password_hash: string }>(s, 'SELECT password_hash FROM users WHERE user_id = ?', [a.userId]);
+    expect(user!.password_hash).toMatch(/^scrypt\$/);
+    expect(user!.password_hash).not.toContain(a.password);
     expect(JSON.stringify(s.logs)).not.toContain(a.accessToken);
   });
 });

@@ -19,7 +19,8 @@ export interface SqliteDatabaseConfig {
 
 export interface PostgresDatabaseConfig {
   name: 'postgres';
-  args: { url: string };
+  /** `cp_max`: the most connections each process opens (Synapse's name); 10 by default. */
+  args: { url: string; cp_max?: number };
 }
 
 export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
@@ -108,7 +109,7 @@ export const configSchema = {
         properties: {
           args: {
             additionalProperties: false,
-            properties: { url: { type: 'string', pattern: '^postgres(ql)?://' } },
+            properties: { url: { type: 'string', pattern: '^postgres(ql)?://' }, cp_max: { type: 'integer', minimum: 1, maximum: 1000 } },
             required: ['url'],
           },
         },

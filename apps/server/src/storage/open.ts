@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DatabaseConfig } from '../config/schema.js';
 import type { Storage } from './storage.js';
 import { SqliteStorage } from './sqlite/sqlite-storage.js';
+import { PgStorage } from './postgres/pg-storage.js';
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openStorage(config: DatabaseConfig): Promise<Storage> {
@@ -11,5 +12,5 @@ export async function openStorage(config: DatabaseConfig): Promise<Storage> {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     return new SqliteStorage({ file, synchronous: config.args.synchronous });
   }
-  throw new Error('database.name postgres is not supported yet; use sqlite3');
+  return PgStorage.open({ url: config.args.url, poolSize: config.args.cp_max });
 }

@@ -6,6 +6,7 @@ import type { HomeserverConfig } from '../../src/config/schema.js';
 import { startHomeserver, type RunningHomeserver } from '../../src/homeserver.js';
 import type { HandlerMap } from '../../src/http/handler.js';
 import { createLogger } from '../../src/logging.js';
+import { createTestDatabase, testBackend, type TestDatabase } from './pg.js';
 
 export interface LogLine { level: number; msg: string; [key: string]: unknown }
 
@@ -36,19 +37,30 @@ export interface StartOptions {
   stubs?: HandlerMap;
   /** Reuse this data directory (and its homeserver.db) instead of a fresh temp dir. */
   dataDir?: string;
+  /** With AXON_TEST_DATABASE=postgres: reuse this database instead of a fresh one (restart). */
+  pgDatabase?: TestDatabase;
 }
 
 export const SHARED_SECRET = 'test-shared-secret';
 export const RAISED_RATE_LIMIT = { per_second: 1_000_000, burst_count: 1_000_000 };
 
-/** A homeserver on 127.0.0.1, any free port, with a fresh SQLite database in a temp dir. */
+/**
+ * A homeserver on 127.0.0.1, any free port, with a fresh SQLite database in a temp dir, or,
+ * with AXON_TEST_DATABASE=postgres (pnpm test:postgres), a fresh PostgreSQL database that
+ * close() drops. A test that sets `database` in its config gets exactly that.
+ */
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'axon-test-'));
+  const pgDatabase = testBackend() === 'postgres' && options.config?.['database'] === undefined
+    ? options.pgDatabase ?? await createTestDatabase()
+    : undefined;
   // JSON round trip: `key: undefined` in options.config removes a default.
   const config = checkConfig(JSON.parse(JSON.stringify({
     server_name: 'localhost',
     listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
-    database: { name: 'sqlite3', args: { database: path.join(dataDir, 'homeserver.db') } },
+    database: pgDatabase
+      ? { name: 'postgres', args: { url: pgDatabase.url } }
+      : { name: 'sqlite3', args: { database: path.join(dataDir, 'homeserver.db') } },
     enable_registration: true,
     registration_shared_secret: SHARED_SECRET,
     testing: { validate_responses: true },
@@ -62,7 +74,13 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   })) as unknown, dataDir);
   const logs: LogLine[] = [];
   const logger = createLogger(config.log_level, { write: (line: string) => { logs.push(JSON.parse(line) as LogLine); } });
-  const hs = await startHomeserver(config, logger, { stubs: options.stubs });
+  let hs: RunningHomeserver;
+  try {
+    hs = await startHomeserver(config, logger, { stubs: options.stubs });
+  } catch (err) {
+    if (!options.pgDatabase) await pgDatabase?.drop();
+    throw err;
+  }
   return {
     baseUrl: hs.url,
     config,
@@ -73,10 +91,11 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     close: async () => {
       await hs.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await pgDatabase?.drop();
     },
     restart: async () => {
       await hs.close();
-      return startServer({ ...options, dataDir });
+      return startServer({ ...options, dataDir, ...(pgDatabase ? { pgDatabase } : {}) });
     },
   };
 }

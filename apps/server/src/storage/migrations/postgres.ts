@@ -1,0 +1,186 @@
+import type { Migration } from './sqlite.js';
+
+/**
+ * PostgreSQL schema history: the same versions, tables and columns as migrations/sqlite.ts
+ * (a test checks the version lists match), written in PostgreSQL's types. Never edit a
+ * released migration: add a new one, with the same version number as its SQLite twin.
+ *
+ * Differences that keep behaviour identical:
+ * - INTEGER (64-bit in SQLite) is BIGINT; 0/1 flags are BOOLEAN; JSON stays TEXT so that
+ *   what is stored is byte for byte what was written, as in SQLite.
+ * - events.stream_ordering has no sequence: the writer allocates max + 1 while holding the
+ *   global event-stream lock (see postgres/pg-events.ts and docs/scaling.md).
+ * - room_state_versions: a per-room counter bumped by every state change and redaction,
+ *   so that each process can tell whether its cached copy of a room's state is current.
+ * - Text that is sorted is sorted with COLLATE "C" in the queries (bytewise, like SQLite).
+ */
+export const postgresMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE users (
+  user_id TEXT PRIMARY KEY NOT NULL,
+  password_hash TEXT,
+  admin BOOLEAN NOT NULL DEFAULT FALSE,
+  deactivated BOOLEAN NOT NULL DEFAULT FALSE,
+  created_ts BIGINT NOT NULL,
+  displayname TEXT,
+  avatar_url TEXT
+);
+
+CREATE TABLE access_tokens (
+  token_hash TEXT PRIMARY KEY NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users (user_id),
+  device_id TEXT NOT NULL,
+  created_ts BIGINT NOT NULL
+);
+CREATE INDEX access_tokens_user ON access_tokens (user_id);
+
+CREATE TABLE events (
+  stream_ordering BIGINT PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT,
+  sender TEXT NOT NULL,
+  content TEXT NOT NULL,
+  origin_server_ts BIGINT NOT NULL,
+  topological_ordering BIGINT NOT NULL,
+  redacts TEXT,
+  unsigned TEXT,
+  prev_content TEXT,
+  replaces_state TEXT,
+  txn_token_hash TEXT,
+  txn_id TEXT
+);
+CREATE INDEX events_room_stream ON events (room_id, stream_ordering);
+CREATE INDEX events_room_topo ON events (room_id, topological_ordering, stream_ordering);
+CREATE INDEX events_replaces_state ON events (replaces_state) WHERE replaces_state IS NOT NULL;
+
+CREATE TABLE current_state (
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  state_key TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (room_id, type, state_key)
+);
+
+CREATE TABLE room_state_versions (
+  room_id TEXT PRIMARY KEY NOT NULL,
+  version BIGINT NOT NULL
+);
+
+CREATE TABLE room_memberships (
+  room_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  membership TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  stream_ordering BIGINT NOT NULL,
+  PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX room_memberships_user ON room_memberships (user_id, membership);
+
+CREATE TABLE rooms (
+  room_id TEXT PRIMARY KEY NOT NULL,
+  creator TEXT NOT NULL,
+  is_public BOOLEAN NOT NULL DEFAULT FALSE,
+  created_ts BIGINT NOT NULL
+);
+
+CREATE TABLE room_aliases (
+  alias TEXT PRIMARY KEY NOT NULL,
+  room_id TEXT NOT NULL,
+  creator TEXT NOT NULL
+);
+CREATE INDEX room_aliases_room ON room_aliases (room_id);
+
+CREATE TABLE event_txns (
+  token_hash TEXT NOT NULL,
+  txn_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  created_ts BIGINT NOT NULL,
+  PRIMARY KEY (token_hash, txn_id)
+);
+
+CREATE TABLE redactions (
+  event_id TEXT NOT NULL,
+  redaction_event_id TEXT NOT NULL,
+  PRIMARY KEY (event_id, redaction_event_id)
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'forgotten rooms',
+    sql: `
+ALTER TABLE room_memberships ADD COLUMN forgotten BOOLEAN NOT NULL DEFAULT FALSE;
+`,
+  },
+  {
+    version: 3,
+    name: 'local media',
+    sql: `
+CREATE TABLE local_media (
+  media_id TEXT PRIMARY KEY NOT NULL,
+  media_type TEXT NOT NULL,
+  upload_name TEXT,
+  media_length BIGINT NOT NULL,
+  created_ts BIGINT NOT NULL,
+  user_id TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 4,
+    name: 'sync streams: receipts, account data, presence',
+    sql: `
+CREATE TABLE receipts (
+  room_id TEXT NOT NULL,
+  receipt_type TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  ts BIGINT NOT NULL,
+  stream_id BIGINT NOT NULL,
+  PRIMARY KEY (room_id, receipt_type, user_id)
+);
+CREATE INDEX receipts_room_stream ON receipts (room_id, stream_id);
+CREATE INDEX receipts_stream ON receipts (stream_id);
+
+-- room_id is '' for global account data.
+CREATE TABLE account_data (
+  user_id TEXT NOT NULL,
+  room_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  stream_id BIGINT NOT NULL,
+  PRIMARY KEY (user_id, room_id, type)
+);
+CREATE INDEX account_data_user_stream ON account_data (user_id, stream_id);
+CREATE INDEX account_data_stream ON account_data (stream_id);
+
+CREATE TABLE presence (
+  user_id TEXT PRIMARY KEY NOT NULL,
+  presence TEXT NOT NULL,
+  status_msg TEXT,
+  last_active_ts BIGINT NOT NULL,
+  stream_id BIGINT NOT NULL
+);
+CREATE INDEX presence_stream ON presence (stream_id);
+`,
+  },
+  {
+    version: 5,
+    name: 'presence lists',
+    sql: `
+-- seq stands in for SQLite's rowid: the order rows were added in.
+CREATE TABLE presence_list (
+  user_id TEXT NOT NULL,
+  observed_user_id TEXT NOT NULL,
+  added_ts BIGINT NOT NULL,
+  seq BIGSERIAL NOT NULL,
+  PRIMARY KEY (user_id, observed_user_id)
+);
+`,
+  },
+];

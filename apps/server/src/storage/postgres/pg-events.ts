@@ -1,0 +1,407 @@
+import type pg from 'pg';
+import type { JsonObject, Membership, PersistedEvent, RedactionSummary } from '../../domain/events/types.js';
+import { prunedContent } from '../../domain/events/redaction.js';
+import { RoomState } from '../../domain/rooms/room-state.js';
+import type {
+  AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
+} from '../events.js';
+import { eventFromRow } from '../sqlite/sqlite-events.js';
+import { inTransaction, STREAM_LOCKS } from './pg-db.js';
+
+type EventRow = Parameters<typeof eventFromRow>[0];
+
+interface Unsigned {
+  prev_sender?: string;
+  redacted_because?: RedactionSummary;
+}
+
+function unsignedJson(ev: { prev_sender?: string | undefined; redacted_because?: RedactionSummary | undefined }): string | null {
+  const u: Unsigned = {};
+  if (ev.prev_sender !== undefined) u.prev_sender = ev.prev_sender;
+  if (ev.redacted_because !== undefined) u.redacted_because = ev.redacted_because;
+  return Object.keys(u).length ? JSON.stringify(u) : null;
+}
+
+interface MembershipRow {
+  room_id: string;
+  user_id: string;
+  membership: Membership;
+  event_id: string;
+  stream_ordering: number;
+  forgotten: boolean;
+}
+
+function membershipFromRow(r: MembershipRow): RoomMembershipRow {
+  return { roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering, forgotten: r.forgotten };
+}
+
+interface RoomRow { room_id: string; creator: string; is_public: boolean; created_ts: number }
+const roomFromRow = (r: RoomRow): RoomRecord => ({ roomId: r.room_id, creator: r.creator, isPublic: r.is_public, createdTs: r.created_ts });
+
+/** Rooms whose state is kept in memory, as in SQLite. */
+const STATE_CACHE_ROOMS = 2_000;
+
+interface CachedState {
+  state: RoomState;
+  /** room_state_versions.version the state was read at (or written as). */
+  version: number;
+}
+
+const EVENT_COLUMNS = ['stream_ordering', 'event_id', 'room_id', 'type', 'state_key', 'sender', 'content', 'origin_server_ts',
+  'topological_ordering', 'redacts', 'unsigned', 'prev_content', 'replaces_state', 'txn_token_hash', 'txn_id'] as const;
+
+/** Builds one statement out of several INSERTs (data-modifying CTEs), so that an append costs one round trip. */
+class StatementBuilder {
+  readonly params: unknown[] = [];
+  private readonly parts: string[] = [];
+
+  values(rows: readonly (readonly unknown[])[]): string {
+    return rows.map((row) => `(${row.map((v) => { this.params.push(v); return `$${this.params.length}`; }).join(', ')})`).join(', ');
+  }
+
+  add(sql: string): void {
+    this.parts.push(sql);
+  }
+
+  get empty(): boolean {
+    return this.parts.length === 0;
+  }
+
+  sql(): string {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const last = this.parts.at(-1)!;
+    return `WITH ${this.parts.slice(0, -1).map((p, i) => `w${i} AS (${p})`).join(', ')} ${last}`;
+  }
+}
+
+/**
+ * Events, state and memberships on PostgreSQL, for any number of server processes on one
+ * database. Every write to the event stream (appends, redactions) holds the global
+ * advisory lock STREAM_LOCKS.events until it commits, which
+ * - serialises appends per room (and globally), so a plan always sees the current state;
+ * - makes commit order equal to stream order, so max(stream_ordering) is a persisted-up-to
+ *   position: no process ever serves a position that another one has allocated but not
+ *   committed.
+ * Each process caches room state; room_state_versions tells it, under the lock or in one
+ * query, whether its copy is still current.
+ */
+export class PgEventStore implements EventStore {
+  private readonly stateCache = new Map<string, CachedState>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  private async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query(sql, params)).rows as T[];
+  }
+
+  private async row<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
+    return (await this.rows<T>(sql, params))[0];
+  }
+
+  private cacheState(roomId: string, entry: CachedState | undefined): void {
+    this.stateCache.delete(roomId);
+    if (!entry || entry.state.size === 0) return;
+    this.stateCache.set(roomId, entry);
+    if (this.stateCache.size > STATE_CACHE_ROOMS) this.stateCache.delete(this.stateCache.keys().next().value!);
+  }
+
+  /** Current state rows and their version, read in one statement (one snapshot). */
+  private async readState(q: pg.PoolClient | pg.Pool, roomId: string): Promise<CachedState> {
+    const res = await q.query<EventRow & { _version: number | null }>(
+      `SELECT (SELECT version FROM room_state_versions WHERE room_id = $1) AS _version, e.*
+       FROM current_state c JOIN events e ON e.event_id = c.event_id WHERE c.room_id = $1
+       ORDER BY c.type COLLATE "C", c.state_key COLLATE "C"`, [roomId]);
+    const version = res.rows[0]?._version ?? 0;
+    return { state: new RoomState(res.rows.map(eventFromRow)), version };
+  }
+
+  async appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
+    const txn = options.txn;
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      // The lock must be taken by a statement of its own: a READ COMMITTED statement
+      // reads the snapshot it started with, so reads after the wait see every commit before it.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${STREAM_LOCKS.events})`);
+      const head = (await client.query<{ s: number | null; d: number | null; v: number | null; txn_event: string | null }>(
+        `SELECT (SELECT max(stream_ordering) FROM events) AS s,
+           (SELECT max(topological_ordering) FROM events WHERE room_id = $1) AS d,
+           (SELECT version FROM room_state_versions WHERE room_id = $1) AS v,
+           ${txn ? '(SELECT event_id FROM event_txns WHERE token_hash = $2 AND txn_id = $3)' : 'NULL::text'} AS txn_event`,
+        txn ? [roomId, txn.token, txn.txnId] : [roomId])).rows[0]!;
+      if (head.txn_event !== null) {
+        const known = (await client.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [head.txn_event])).rows[0];
+        if (known) {
+          await client.query('COMMIT');
+          return { events: [eventFromRow(known)], deduplicated: true };
+        }
+      }
+      const version = head.v ?? 0;
+      let cached = this.stateCache.get(roomId);
+      if (!cached || cached.version !== version) {
+        cached = version === 0 ? { state: new RoomState(), version: 0 } : await this.readState(client, roomId);
+        this.cacheState(roomId, cached);
+      }
+
+      let stream = head.s ?? 0;
+      let depth = head.d ?? 0;
+      // Copy on write: the cached view stays as committed until this transaction commits.
+      let state = cached.state;
+      let copied = false;
+      const appended: PersistedEvent[] = [];
+      const eventRows: unknown[][] = [];
+      const stateRows = new Map<string, unknown[]>();
+      const memberRows = new Map<string, unknown[]>();
+      const tx: AppendTransaction = {
+        get state() { return state; },
+        append: (ev: NewEvent): PersistedEvent => {
+          if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+          const isState = typeof ev.state_key === 'string';
+          const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
+          depth += 1;
+          stream += 1;
+          const prevFields = prev
+            ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
+            : {};
+          eventRows.push([
+            stream, ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
+            ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
+            prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
+          ]);
+          const persisted: PersistedEvent = {
+            event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
+            origin_server_ts: ev.origin_server_ts, stream_ordering: stream, topological_ordering: depth,
+            ...(isState ? { state_key: ev.state_key } : {}),
+            ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
+            ...prevFields,
+            ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
+            ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
+          };
+          if (isState) {
+            const key = `${ev.type}\u0000${ev.state_key!}`;
+            stateRows.delete(key);
+            stateRows.set(key, [roomId, ev.type, ev.state_key, ev.event_id]);
+            if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
+              memberRows.delete(ev.state_key!);
+              memberRows.set(ev.state_key!, [roomId, ev.state_key, ev.content['membership'], ev.event_id, stream, false]);
+            }
+            if (!copied) {
+              state = new RoomState(state.events());
+              copied = true;
+            }
+            state.set(persisted);
+          }
+          appended.push(persisted);
+          return persisted;
+        },
+      };
+      plan(tx);
+
+      let newVersion = version;
+      if (appended.length > 0) {
+        const b = new StatementBuilder();
+        b.add(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${b.values(eventRows)}`);
+        if (stateRows.size > 0) {
+          b.add(`INSERT INTO current_state (room_id, type, state_key, event_id) VALUES ${b.values([...stateRows.values()])}
+            ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`);
+        }
+        if (memberRows.size > 0) {
+          b.add(`INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten)
+            VALUES ${b.values([...memberRows.values()])}
+            ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+            stream_ordering = excluded.stream_ordering, forgotten = FALSE`);
+        }
+        if (txn) {
+          b.add(`INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts)
+            VALUES ${b.values([[txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]])}`);
+        }
+        if (stateRows.size > 0) {
+          b.add(`INSERT INTO room_state_versions (room_id, version) VALUES ${b.values([[roomId, 1]])}
+            ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1 RETURNING version`);
+        }
+        const res = await client.query<{ version?: number }>(b.sql(), b.params);
+        if (stateRows.size > 0) newVersion = res.rows[0]?.version ?? -1;
+      }
+      await client.query('COMMIT');
+      if (copied) this.cacheState(roomId, newVersion === version + 1 ? { state, version: newVersion } : undefined);
+      return { events: appended, deduplicated: false };
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async applyRedaction(targetEventId: string, redaction: RedactionSummary): Promise<void> {
+    const roomId = await inTransaction(this.pool, async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCKS.events})`);
+      const row = (await c.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [targetEventId])).rows[0];
+      if (!row) return null;
+      const ev = eventFromRow(row);
+      if (ev.redacted_because) return ev.room_id;
+      await c.query('INSERT INTO redactions (event_id, redaction_event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [targetEventId, redaction.event_id]);
+      await c.query('UPDATE events SET content = $1, unsigned = $2, redacts = NULL WHERE event_id = $3', [
+        JSON.stringify(prunedContent(ev.type, ev.content)), unsignedJson({ prev_sender: ev.prev_sender, redacted_because: redaction }), targetEventId,
+      ]);
+      // the state event that replaced this one must not leak its content as prev_content
+      const successors = (await c.query<EventRow>('SELECT * FROM events WHERE replaces_state = $1', [targetEventId])).rows.map(eventFromRow);
+      for (const succ of successors) {
+        if (succ.prev_content) {
+          await c.query('UPDATE events SET prev_content = $1 WHERE event_id = $2', [JSON.stringify(prunedContent(succ.type, succ.prev_content)), succ.event_id]);
+        }
+      }
+      // every process's cached state of the room may hold the unredacted event
+      if (ev.state_key !== undefined) {
+        await c.query(`INSERT INTO room_state_versions (room_id, version) VALUES ($1, 1)
+          ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1`, [ev.room_id]);
+      }
+      return ev.room_id;
+    });
+    if (roomId !== null) this.stateCache.delete(roomId);
+  }
+
+  async currentStreamOrdering(): Promise<number> {
+    return (await this.row<{ s: number | null }>('SELECT max(stream_ordering) AS s FROM events'))?.s ?? 0;
+  }
+
+  async getEvent(eventId: string): Promise<PersistedEvent | null> {
+    const row = await this.row<EventRow>('SELECT * FROM events WHERE event_id = $1', [eventId]);
+    return row ? eventFromRow(row) : null;
+  }
+
+  async getEventIdForTxn(token: string, txnId: string): Promise<string | null> {
+    return (await this.row<{ event_id: string }>('SELECT event_id FROM event_txns WHERE token_hash = $1 AND txn_id = $2', [token, txnId]))?.event_id ?? null;
+  }
+
+  async getRoom(roomId: string): Promise<RoomRecord | null> {
+    const row = await this.row<RoomRow>('SELECT * FROM rooms WHERE room_id = $1', [roomId]);
+    return row ? roomFromRow(row) : null;
+  }
+
+  async createRoomRecord(room: RoomRecord): Promise<void> {
+    await this.pool.query('INSERT INTO rooms (room_id, creator, is_public, created_ts) VALUES ($1, $2, $3, $4) ON CONFLICT (room_id) DO NOTHING',
+      [room.roomId, room.creator, room.isPublic, room.createdTs]);
+  }
+
+  async setRoomPublic(roomId: string, isPublic: boolean): Promise<void> {
+    await this.pool.query('UPDATE rooms SET is_public = $1 WHERE room_id = $2', [isPublic, roomId]);
+  }
+
+  async publicRooms(): Promise<RoomRecord[]> {
+    return (await this.rows<RoomRow>('SELECT * FROM rooms WHERE is_public ORDER BY created_ts, room_id COLLATE "C"')).map(roomFromRow);
+  }
+
+  async getCurrentState(roomId: string): Promise<RoomState> {
+    const cached = this.stateCache.get(roomId);
+    if (cached) {
+      const v = (await this.row<{ version: number }>('SELECT version FROM room_state_versions WHERE room_id = $1', [roomId]))?.version ?? 0;
+      if (v === cached.version) {
+        this.stateCache.delete(roomId);
+        this.stateCache.set(roomId, cached);
+        // a copy: the cached view is replaced by the next append
+        return new RoomState(cached.state.events());
+      }
+    }
+    const fresh = await this.readState(this.pool, roomId);
+    this.cacheState(roomId, fresh);
+    return new RoomState(fresh.state.events());
+  }
+
+  async getStateAt(roomId: string, streamOrdering: number): Promise<RoomState> {
+    const rows = await this.rows<EventRow>(`SELECT e.* FROM events e JOIN (
+        SELECT max(stream_ordering) AS so FROM events
+        WHERE room_id = $1 AND state_key IS NOT NULL AND stream_ordering <= $2 GROUP BY type, state_key
+      ) last ON last.so = e.stream_ordering ORDER BY e.type COLLATE "C", e.state_key COLLATE "C"`, [roomId, streamOrdering]);
+    return new RoomState(rows.map(eventFromRow));
+  }
+
+  async getMemberships(userId: string): Promise<RoomMembershipRow[]> {
+    return (await this.rows<MembershipRow>('SELECT * FROM room_memberships WHERE user_id = $1 ORDER BY stream_ordering', [userId])).map(membershipFromRow);
+  }
+
+  async getAllMemberships(): Promise<RoomMembershipRow[]> {
+    return (await this.rows<MembershipRow>('SELECT * FROM room_memberships')).map(membershipFromRow);
+  }
+
+  async getLatestEvents(roomId: string, upToStream: number, limit: number): Promise<PersistedEvent[]> {
+    if (limit <= 0) return [];
+    return (await this.rows<EventRow>('SELECT * FROM events WHERE room_id = $1 AND stream_ordering <= $2 ORDER BY stream_ordering DESC LIMIT $3',
+      [roomId, upToStream, limit])).reverse().map(eventFromRow);
+  }
+
+  async getStateHistory(roomId: string, type: string, stateKey: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
+    return (await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1 AND type = $2 AND state_key = $3 AND stream_ordering <= $4
+      ORDER BY stream_ordering`, [roomId, type, stateKey, upToStream])).map(eventFromRow);
+  }
+
+  async getMembership(roomId: string, userId: string): Promise<RoomMembershipRow | null> {
+    const row = await this.row<MembershipRow>('SELECT * FROM room_memberships WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
+    return row ? membershipFromRow(row) : null;
+  }
+
+  async getRoomMembers(roomId: string, membership: Membership = 'join'): Promise<string[]> {
+    return (await this.rows<{ user_id: string }>(
+      'SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership = $2 ORDER BY user_id COLLATE "C"', [roomId, membership],
+    )).map((r) => r.user_id);
+  }
+
+  async getMembershipEvents(roomId: string, userId: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
+    return (await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
+      AND stream_ordering <= $3 ORDER BY stream_ordering`, [roomId, userId, upToStream])).map(eventFromRow);
+  }
+
+  async setForgotten(roomId: string, userId: string): Promise<void> {
+    await this.pool.query('UPDATE room_memberships SET forgotten = TRUE WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
+  }
+
+  async getEventsInStreamRange(roomIds: readonly string[], fromStream: number, toStream: number, limit: number): Promise<PersistedEvent[]> {
+    if (roomIds.length === 0 || limit <= 0 || toStream <= fromStream) return [];
+    return (await this.rows<EventRow>(`SELECT * FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2 AND room_id = ANY($3::text[])
+      ORDER BY stream_ordering LIMIT $4`, [fromStream, toStream, roomIds, limit])).map(eventFromRow);
+  }
+
+  async getRoomTimeline(roomId: string, from: TimelinePosition, dir: 'b' | 'f', limit: number, bound?: TimelinePosition): Promise<PersistedEvent[]> {
+    if (limit <= 0) return [];
+    const rows = dir === 'b'
+      ? await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1
+          AND (topological_ordering < $2 OR (topological_ordering = $2 AND stream_ordering <= $3))
+          AND (topological_ordering > $4 OR (topological_ordering = $4 AND stream_ordering > $5))
+          ORDER BY topological_ordering DESC, stream_ordering DESC LIMIT $6`,
+      [roomId, from.topological, from.stream, bound?.topological ?? -1, bound?.stream ?? -1, limit])
+      : await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1
+          AND (topological_ordering > $2 OR (topological_ordering = $2 AND stream_ordering > $3))
+          AND (topological_ordering < $4 OR (topological_ordering = $4 AND stream_ordering <= $5))
+          ORDER BY topological_ordering, stream_ordering LIMIT $6`,
+      [roomId, from.topological, from.stream, bound?.topological ?? Number.MAX_SAFE_INTEGER, bound?.stream ?? Number.MAX_SAFE_INTEGER, limit]);
+    return rows.map(eventFromRow);
+  }
+
+  async timelinePositionAt(roomId: string, stream: number): Promise<TimelinePosition> {
+    const row = await this.row<{ t: number; s: number }>(`SELECT topological_ordering AS t, stream_ordering AS s FROM events
+      WHERE room_id = $1 AND stream_ordering <= $2 ORDER BY stream_ordering DESC LIMIT 1`, [roomId, stream]);
+    return row ? { topological: row.t, stream: row.s } : { topological: 0, stream: 0 };
+  }
+
+  async createAlias(alias: string, roomId: string, creator: string): Promise<boolean> {
+    const r = await this.pool.query('INSERT INTO room_aliases (alias, room_id, creator) VALUES ($1, $2, $3) ON CONFLICT (alias) DO NOTHING', [alias, roomId, creator]);
+    return r.rowCount === 1;
+  }
+
+  async getAlias(alias: string): Promise<{ roomId: string; creator: string } | null> {
+    const row = await this.row<{ room_id: string; creator: string }>('SELECT room_id, creator FROM room_aliases WHERE alias = $1', [alias]);
+    return row ? { roomId: row.room_id, creator: row.creator } : null;
+  }
+
+  async deleteAlias(alias: string): Promise<boolean> {
+    return (await this.pool.query('DELETE FROM room_aliases WHERE alias = $1', [alias])).rowCount === 1;
+  }
+
+  async aliasesForRoom(roomId: string): Promise<string[]> {
+    return (await this.rows<{ alias: string }>('SELECT alias FROM room_aliases WHERE room_id = $1 ORDER BY alias COLLATE "C"', [roomId])).map((r) => r.alias);
+  }
+}
