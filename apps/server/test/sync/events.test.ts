@@ -19,7 +19,7 @@ describe('GET /events parameters', () => {
   beforeAll(async () => { alice = await register(srv.baseUrl); });
 
   it('absent from or END means now; timeout=0 answers at once with start == end', async () => {
-    for (const params of [{ timeout: 0 }, { from: 'END', timeout: 0 }]) {
+    for (const params of [{ timeout: 0 }, { from: 'END', timeout: 0 }] as Array<Record<string, string | number>>) {
       const t0 = Date.now();
       const res = await events(srv.baseUrl, alice, params);
       expect(res.status).toBe(200);
