@@ -52,6 +52,25 @@ describe('PUT and GET state', () => {
     expect((await api.getState(alice!, roomId, 'm.room.name')).body).toEqual({ name: 'two' });
   });
 
+  it('the same sender setting the same content again gets the current event back; nothing is stored', async () => {
+    const [alice, bob] = await users(2);
+    const roomId = await publicRoomWith(api, alice!, bob!);
+    const first = await api.putStateOk(alice!, roomId, 'org.example.cfg', 'k', { a: 1, b: [1, { c: 2 }] });
+    const pos = await streamPosition(srv);
+    // same content, keys in another order
+    expect(await api.putStateOk(alice!, roomId, 'org.example.cfg', 'k', { b: [1, { c: 2 }], a: 1 })).toBe(first);
+    expect(await streamPosition(srv)).toBe(pos);
+    // different content, or another sender: a new event
+    const changed = await api.putStateOk(alice!, roomId, 'org.example.cfg', 'k', { a: 2, b: [1, { c: 2 }] });
+    expect(changed).not.toBe(first);
+    await api.setPowerLevels(alice!, roomId, (pl) => ({ ...pl, state_default: 0 }));
+    const byBob = await api.putStateOk(bob!, roomId, 'org.example.cfg', 'k', { a: 2, b: [1, { c: 2 }] });
+    expect(byBob).not.toBe(changed);
+    // still subject to the auth rules
+    await api.setPowerLevels(alice!, roomId, (pl) => ({ ...pl, state_default: 50 }));
+    expect((await api.putState(bob!, roomId, 'org.example.cfg', 'k', { a: 2, b: [1, { c: 2 }] })).status).toBe(403);
+  });
+
   it('missing state: 404 M_NOT_FOUND', async () => {
     const [alice] = await users(1);
     const roomId = await api.createRoom(alice!, {});

@@ -121,10 +121,21 @@ export class RoomService {
       if (!target || target.room_id !== roomId) throw errors.notFound('Event not found');
       redactedSender = target.sender;
     }
+    let unchanged: PersistedEvent | undefined;
     const result = await this.store.appendEvents(roomId, (tx) => {
       if (tx.state.size === 0) throw errors.forbidden(`Unknown room ${roomId}`);
+      const verdict = checkEventAllowed(draft, tx.state, { redactedEventSender: redactedSender });
+      if (!verdict.ok) throw verdict.errcode === 'M_FORBIDDEN' ? errors.forbidden(verdict.error) : errors.badJson(verdict.error);
+      // Synapse's deduplicate_state_event: the same sender setting the same content again
+      // gets the current event back, and nothing is stored.
+      const current = draft.state_key !== undefined && draft.type !== 'm.room.member' ? tx.state.get(draft.type, draft.state_key) : undefined;
+      if (current && current.sender === draft.sender && canonicalJson(current.content) === canonicalJson(draft.content)) {
+        unchanged = current;
+        return;
+      }
       this.appendChecked(tx, draft, redactedSender, txn);
     }, txn ? { txn } : {});
+    if (unchanged) return unchanged;
     const ev = result.events[0]!;
     if (!result.deduplicated) {
       if (ev.type === 'm.room.redaction' && ev.redacts !== undefined) await this.store.applyRedaction(ev.redacts, redactionSummary(ev));
@@ -242,4 +253,14 @@ export class RoomService {
     await this.requireRoom(roomId);
     return this.send(actor, roomId, 'm.room.member', { ...extra, membership }, { stateKey: target });
   }
+}
+
+/** JSON with object keys sorted, for comparing contents the way canonical JSON does. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
