@@ -11,6 +11,7 @@ import { DirectoryService } from './domain/directory/directory-service.js';
 import { MediaService } from './domain/media/media-service.js';
 import { ProfileService } from './domain/profile/profile-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
+import { answerClientErrors, serverOptions } from './http/server-limits.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
 import { openStorage } from './storage/open.js';
@@ -74,7 +75,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const host = listener.bind_addresses[0]!;
   let server: Server;
   try {
-    server = createServer(createApp(context, options));
+    // Header, body and keep-alive timeouts; unparsable requests answered as Matrix errors.
+    server = createServer(serverOptions(), createApp(context, options));
+    answerClientErrors(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
