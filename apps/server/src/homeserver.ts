@@ -15,6 +15,8 @@ import { answerClientErrors, serverOptions } from './http/server-limits.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
 import { openStorage } from './storage/open.js';
+import { PgNotifyBus } from './replication/pg-notify-bus.js';
+import { Replicator } from './replication/replicator.js';
 import { clientListener, metricsListeners } from './config/listeners.js';
 import { instrumentStorage } from './metrics/instrument-storage.js';
 import { startMetricsListener, type MetricsListener } from './metrics/listener.js';
@@ -39,18 +41,26 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const metrics = new ServerMetrics();
   const storage = instrumentStorage(await openStorage(config.database), metrics);
   const stopController = new AbortController();
-  const sync = await SyncService.create({ events: storage.events, streams: storage.streams });
+  // Several processes on one PostgreSQL database act as one server (docs/scaling.md).
+  const replication = config.database.name === 'postgres'
+    ? new Replicator(await PgNotifyBus.connect(config.database.args.url, logger), config.database.args.url, logger)
+    : null;
+  const eventStore = replication ? replication.wrapEvents(storage.events) : storage.events;
+  const sync = await SyncService.create({
+    events: eventStore, streams: replication ? replication.wrapStreams(storage.streams) : storage.streams,
+  });
   const rooms = new RoomService({
     serverName: config.server_name,
-    store: storage.events,
+    store: eventStore,
     profileOf: async (userId) => {
       const user = await storage.getUser(userId);
       return { displayname: user?.displayname ?? null, avatar_url: user?.avatarUrl ?? null };
     },
     userExists: async (userId) => (await storage.getUser(userId)) !== null,
     // the fan-out to waiting polls is deferred by the sync service (setImmediate)
-    onPersisted: (events) => sync.onPersisted(events),
+    onPersisted: (events) => (replication ? replication.onLocalPersisted(events) : sync.onPersisted(events)),
   });
+  replication?.attach(sync);
   const context: AppContext = {
     config,
     storage,
@@ -83,6 +93,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
     });
   } catch (err) {
+    await replication?.close();
     await storage.close();
     throw err;
   }
@@ -92,6 +103,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   } catch (err) {
     await Promise.all(metricsServers.map((m) => m.close()));
     await new Promise<void>((resolve) => { server.close(() => resolve()); });
+    await replication?.close();
     await storage.close();
     throw err;
   }
@@ -112,6 +124,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         server.closeIdleConnections();
       });
       await Promise.all(metricsServers.map((m) => m.close()));
+      await replication?.close();
       await storage.close();
     })();
     return closing;

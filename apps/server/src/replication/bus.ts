@@ -1,0 +1,29 @@
+/**
+ * What server processes on one database tell each other. Positions are always committed
+ * (persisted-up-to) positions: a receiver may advance to them at once.
+ */
+export type ReplicationMessage =
+  /** Room events up to `pos` are committed: read (last ingested, pos] from the database. */
+  | { readonly t: 'events'; readonly pos: number }
+  /** A redaction was applied to `eventId` (after its m.room.redaction event was announced). */
+  | { readonly t: 'redacted'; readonly eventId: string }
+  | { readonly t: 'receipt'; readonly pos: number; readonly roomId: string }
+  | { readonly t: 'account_data'; readonly pos: number; readonly userId: string }
+  | { readonly t: 'presence'; readonly pos: number; readonly userId: string }
+  /** Typing is not stored: each process applies it to its own in-memory typing stream. */
+  | { readonly t: 'typing'; readonly roomId: string; readonly userId: string; readonly typing: boolean; readonly timeoutMs: number };
+
+/**
+ * The cross-process notification path. PgNotifyBus (LISTEN/NOTIFY) is the one Axon ships;
+ * anything that delivers each published message to every other process can replace it
+ * (Redis pub/sub, NATS, ...). Delivery may be lost (e.g. while reconnecting): receivers
+ * catch up from the database on `onReconnect` and on a slow safety timer.
+ */
+export interface ReplicationBus {
+  publish(message: ReplicationMessage): void;
+  /** Messages from other processes (never this process's own). */
+  onMessage(handler: (message: ReplicationMessage) => void): void;
+  /** Called after the bus lost its connection and got it back (messages may be missing). */
+  onReconnect(handler: () => void): void;
+  close(): Promise<void>;
+}

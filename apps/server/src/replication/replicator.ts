@@ -1,0 +1,205 @@
+import pg from 'pg';
+import type { PersistedEvent, JsonObject } from '../domain/events/types.js';
+import type { SyncService } from '../domain/sync/sync-service.js';
+import type { Logger } from '../logging.js';
+import type { EventStore } from '../storage/events.js';
+import type { StreamStore } from '../storage/streams.js';
+import { eventFromRow } from '../storage/sqlite/sqlite-events.js';
+import type { ReplicationBus, ReplicationMessage } from './bus.js';
+
+type EventRow = Parameters<typeof eventFromRow>[0];
+
+/** How often a process checks the database for events it was not told about (lost NOTIFYs). */
+const SAFETY_POLL_MS = 2_000;
+const BATCH = 500;
+
+/**
+ * Makes N server processes on one PostgreSQL database act as one homeserver.
+ *
+ * Room events: every process feeds its SyncService (notifier, membership index, recent
+ * events) strictly in stream order, from one queue: its own appends are fed directly when
+ * they are the next positions, and anything else (other processes' events, or a local
+ * append that overtook one from elsewhere) is read from the database, where every position
+ * up to the newest is committed (PgEventStore's global lock). So a process never announces
+ * a position before everything below it is committed and indexed, and its /events answers
+ * are the same as any other process's.
+ *
+ * Receipts, account data and presence are stored with positions allocated the same way, so
+ * a message carries a committed position and whom to wake. Typing is not stored: each
+ * process applies the others' typing changes to its own in-memory stream.
+ */
+export class Replicator {
+  private sync: SyncService | null = null;
+  private last = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private safetyTimer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+  private readonly reader: pg.Pool;
+
+  constructor(private readonly bus: ReplicationBus, url: string, private readonly logger: Logger) {
+    this.reader = new pg.Pool({
+      connectionString: url,
+      max: 2,
+      application_name: 'axon-replication',
+      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+    });
+    this.reader.on('error', () => {});
+  }
+
+  /** The event store every writer uses: a redaction, once applied, is announced. */
+  wrapEvents(store: EventStore): EventStore {
+    const bus = this.bus;
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'applyRedaction') {
+          return async (eventId: string, redaction: Parameters<EventStore['applyRedaction']>[1]) => {
+            await target.applyRedaction(eventId, redaction);
+            bus.publish({ t: 'redacted', eventId });
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /** The stream store the sync streams use: each committed write is announced. */
+  wrapStreams(store: StreamStore): StreamStore {
+    const bus = this.bus;
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'putReceipt') {
+          return async (r: Parameters<StreamStore['putReceipt']>[0]) => {
+            const pos = await target.putReceipt(r);
+            bus.publish({ t: 'receipt', pos, roomId: r.roomId });
+            return pos;
+          };
+        }
+        if (prop === 'putAccountData') {
+          return async (userId: string, roomId: string | null, type: string, content: JsonObject) => {
+            const pos = await target.putAccountData(userId, roomId, type, content);
+            bus.publish({ t: 'account_data', pos, userId });
+            return pos;
+          };
+        }
+        if (prop === 'putPresence') {
+          return async (p: Parameters<StreamStore['putPresence']>[0]) => {
+            const pos = await target.putPresence(p);
+            bus.publish({ t: 'presence', pos, userId: p.userId });
+            return pos;
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  }
+
+  /** Starts replicating into `sync` (created from the wrapped stores). */
+  attach(sync: SyncService): void {
+    this.sync = sync;
+    this.last = sync.currentToken().room.stream;
+    const typing = sync.streams.typing;
+    const setTyping = typing.setTyping.bind(typing);
+    typing.setTyping = (roomId: string, userId: string, isTyping: boolean, timeoutMs = 30_000): number => {
+      const pos = setTyping(roomId, userId, isTyping, timeoutMs);
+      if (!this.closed) this.bus.publish({ t: 'typing', roomId, userId, typing: isTyping, timeoutMs });
+      return pos;
+    };
+    this.bus.onMessage((m) => this.onMessage(m, setTyping));
+    this.bus.onReconnect(() => this.catchUp());
+    this.safetyTimer = setInterval(() => this.catchUp(), SAFETY_POLL_MS);
+    this.safetyTimer.unref?.();
+    // events committed between the sync service's start and now
+    this.catchUp();
+  }
+
+  /** RoomService's onPersisted in a multi-process deployment. */
+  onLocalPersisted(events: readonly PersistedEvent[]): void {
+    if (events.length === 0) return;
+    const pos = events.at(-1)!.stream_ordering;
+    this.enqueue(events, pos);
+    this.bus.publish({ t: 'events', pos });
+  }
+
+  private onMessage(m: ReplicationMessage, setTyping: (roomId: string, userId: string, typing: boolean, timeoutMs?: number) => number): void {
+    const sync = this.sync;
+    if (!sync || this.closed) return;
+    switch (m.t) {
+      case 'events':
+        this.enqueue(null, m.pos);
+        break;
+      case 'redacted':
+        // after the queue: the redaction event itself must have been fed first
+        this.queue = this.queue.then(() => this.redacted(m.eventId)).catch((err: unknown) => this.failed(err));
+        break;
+      case 'receipt':
+        sync.notifier.onNewEvent('receipt', m.pos, { rooms: [m.roomId] });
+        break;
+      case 'account_data':
+        sync.notifier.onNewEvent('account_data', m.pos, { users: [m.userId] });
+        break;
+      case 'presence':
+        sync.notifier.onNewEvent('presence', m.pos, { users: [m.userId], rooms: sync.membership.joinedRooms(m.userId) });
+        break;
+      case 'typing':
+        setTyping(m.roomId, m.userId, m.typing, m.timeoutMs);
+        break;
+    }
+  }
+
+  private catchUp(): void {
+    if (this.closed) return;
+    this.queue = this.queue.then(async () => {
+      const max = (await this.reader.query<{ s: number | null }>('SELECT max(stream_ordering) AS s FROM events')).rows[0]?.s ?? 0;
+      if (max > this.last) await this.ingest(null, max);
+    }).catch((err: unknown) => this.failed(err));
+  }
+
+  private enqueue(local: readonly PersistedEvent[] | null, target: number): void {
+    this.queue = this.queue.then(() => this.ingest(local, target)).catch((err: unknown) => this.failed(err));
+  }
+
+  private failed(err: unknown): void {
+    if (!this.closed) this.logger.error({ err: (err as Error).message }, 'replication: catching up failed; retrying on the next message or timer');
+  }
+
+  private feed(events: readonly PersistedEvent[]): void {
+    this.sync!.onPersisted(events);
+    this.last = events.at(-1)!.stream_ordering;
+  }
+
+  private async ingest(local: readonly PersistedEvent[] | null, target: number): Promise<void> {
+    if (this.closed || target <= this.last) return;
+    if (local) {
+      const fresh = local.filter((e) => e.stream_ordering > this.last);
+      if (fresh.length > 0 && fresh.every((e, i) => e.stream_ordering === this.last + 1 + i)) {
+        this.feed(fresh);
+        return;
+      }
+    }
+    while (this.last < target && !this.closed) {
+      const rows = (await this.reader.query<EventRow>(
+        'SELECT * FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2 ORDER BY stream_ordering LIMIT $3',
+        [this.last, target, BATCH])).rows;
+      if (rows.length === 0 || this.closed) return;
+      this.feed(rows.map(eventFromRow));
+    }
+  }
+
+  private async redacted(eventId: string): Promise<void> {
+    const sync = this.sync!;
+    sync.jsonCache.invalidate(eventId);
+    const successors = (await this.reader.query<{ event_id: string }>('SELECT event_id FROM events WHERE replaces_state = $1', [eventId])).rows;
+    for (const s of successors) sync.jsonCache.invalidate(s.event_id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.safetyTimer);
+    await this.queue.catch(() => {});
+    await this.bus.close();
+    await this.reader.end().catch(() => {});
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Three `axon start` processes on one PostgreSQL database act as one homeserver
+ * (issue 10): cross-process wake-ups, one order for everyone under concurrent sends,
+ * txnId retries answered by another process, tokens moved between processes, and the
+ * others serving on after one is killed. Runs in the PostgreSQL project only.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RAISED_RATE_LIMIT, register, request, SHARED_SECRET, startAxon, V1, type Account, type RunningAxon } from '../helpers/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { createRoom, enc, events, follow, membership } from '../sync/util.js';
+
+let db: TestDatabase;
+let dir: string;
+const procs: RunningAxon[] = [];
+const url = (i: number): string => procs[i]!.url;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = mkdtempSync(path.join(tmpdir(), 'axon-multi-'));
+  const config = path.join(dir, 'homeserver.yaml');
+  // JSON is YAML; port 0: each process picks its own
+  writeFileSync(config, JSON.stringify({
+    server_name: 'localhost',
+    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
+    database: { name: 'postgres', args: { url: db.url, cp_max: 5 } },
+    enable_registration: true,
+    registration_shared_secret: SHARED_SECRET,
+    media_store_path: path.join(dir, 'media'),
+    rc_message: RAISED_RATE_LIMIT, rc_login: RAISED_RATE_LIMIT, rc_registration: RAISED_RATE_LIMIT,
+  }));
+  // one after the other: the first runs the migrations, the others find them done
+  for (let i = 0; i < 3; i++) procs.push(await startAxon(config));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
+async function put(base: string, who: Account, roomId: string, txnId: string, body: string): Promise<string> {
+  const res = await request<{ event_id: string }>(base, 'PUT', `${V1}/rooms/${enc(roomId)}/send/m.room.message/${txnId}`,
+    { token: who.accessToken, body: { msgtype: 'm.text', body } });
+  if (res.status !== 200) throw new Error(`send: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.event_id;
+}
+
+async function now(base: string, who: Account): Promise<string> {
+  const res = await events(base, who, { timeout: 0 });
+  expect(res.status).toBe(200);
+  return res.body.end;
+}
+
+const bodies = (chunk: Array<Record<string, unknown>>): string[] =>
+  chunk.filter((e) => e['type'] === 'm.room.message').map((e) => (e['content'] as { body: string }).body);
+
+describe('three processes, one database', () => {
+  let alice: Account;
+  let bob: Account;
+  let roomId: string;
+
+  beforeAll(async () => {
+    alice = await register(url(0));
+    bob = await register(url(1));
+    roomId = await createRoom(url(2), alice, { preset: 'public_chat' });
+    expect(await membership(url(0), bob, roomId, 'join')).toBe(200);
+  }, 30_000);
+
+  it('a long-poll on one process is woken by a send through another, within a NOTIFY round trip', async () => {
+    let from = await now(url(2), bob);
+    // let presence from the polls settle, so the next poll parks until the message
+    from = (await follow(url(2), bob, from, () => false, 300)).end;
+    const poll = follow(url(2), bob, from, (all) => all.some((e) => e['type'] === 'm.room.message'), 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const sentId = await put(url(0), alice, roomId, 'wake1', 'wake up');
+    const { all } = await poll;
+    expect(all.filter((e) => e['type'] === 'm.room.message').map((e) => e['event_id'])).toEqual([sentId]);
+    // well below the 2 s safety poll: the wake-up came through LISTEN/NOTIFY
+    expect(Date.now() - started).toBeLessThan(1_800);
+  });
+
+  it('concurrent sends through all three are neither lost nor duplicated, and every process serves one order', async () => {
+    const from = await now(url(0), bob);
+    const senders = [alice, bob];
+    const sends: Promise<string>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const who = senders[i % 2]!;
+      sends.push(put(url(i % 3), who, roomId, `conc${i}`, `m${i}`));
+    }
+    const ids = await Promise.all(sends);
+    expect(new Set(ids).size).toBe(30);
+    const seen: string[][] = [];
+    for (let p = 0; p < 3; p++) {
+      const { all } = await follow(url(p), bob, from, (a) => bodies(a).length >= 30, 15_000);
+      seen.push(all.filter((e) => e['type'] === 'm.room.message').map((e) => e['event_id'] as string));
+    }
+    for (const s of seen) {
+      expect(s).toHaveLength(30);
+      expect(new Set(s)).toEqual(new Set(ids));
+    }
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[2]).toEqual(seen[0]);
+  }, 60_000);
+
+  it('a txnId retry that lands on another process returns the same event_id', async () => {
+    const first = await put(url(0), alice, roomId, 'retry1', 'once');
+    expect(await put(url(1), alice, roomId, 'retry1', 'once')).toBe(first);
+    expect(await put(url(2), alice, roomId, 'retry1', 'once')).toBe(first);
+    // racing retries through all three at once still make one event
+    const raced = await Promise.all([0, 1, 2].map((p) => put(url(p), alice, roomId, 'retry2', 'race')));
+    expect(new Set(raced).size).toBe(1);
+    const { all } = await follow(url(1), bob, await now(url(1), bob), () => false, 300);
+    expect(all).toHaveLength(0);
+  });
+
+  it('stream tokens from one process work on the others', async () => {
+    const t0 = await now(url(0), bob);
+    const a = await put(url(2), alice, roomId, 'tok1', 'first');
+    const r1 = await follow(url(1), bob, t0, (all) => bodies(all).includes('first'), 10_000);
+    expect(r1.all.map((e) => e['event_id'])).toEqual([a]);
+    const b = await put(url(0), alice, roomId, 'tok2', 'second');
+    const r2 = await follow(url(2), bob, r1.end, (all) => bodies(all).includes('second'), 10_000);
+    expect(r2.all.map((e) => e['event_id'])).toEqual([b]);
+    // the access token works everywhere, and /messages agrees on every process
+    for (let p = 0; p < 3; p++) {
+      const res = await request<{ chunk: Array<{ event_id: string }> }>(url(p), 'GET', `${V1}/rooms/${enc(roomId)}/messages?dir=b&limit=2`, { token: bob.accessToken });
+      expect(res.status).toBe(200);
+      expect(res.body.chunk.map((e) => e.event_id)).toEqual([b, a]);
+    }
+  });
+
+  it('the others keep serving when one process is killed', async () => {
+    const victim = procs[2]!;
+    const dave = await register(victim.url);
+    victim.child.kill('SIGKILL');
+    await new Promise<void>((resolve) => { if (victim.child.exitCode !== null || victim.child.signalCode !== null) resolve(); else victim.child.once('exit', () => resolve()); });
+    const from = await now(url(1), bob);
+    const poll = events(url(1), bob, { from, timeout: 20_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const id = await put(url(0), alice, roomId, 'afterkill', 'still here');
+    const res = await poll;
+    expect(res.body.chunk.map((e) => e['event_id'])).toContain(id);
+    // a user registered on the dead process carries on elsewhere with the same token
+    expect(await membership(url(1), dave, roomId, 'join')).toBe(200);
+    expect(await put(url(0), dave, roomId, 'dave1', 'hi')).toMatch(/^\$/);
+    procs.splice(2, 1);
+  }, 30_000);
+});
