@@ -18,28 +18,36 @@ export const waitingPolls: Scenario = async ({ api, smoke, ask, log }) => {
   await new Promise((r) => setTimeout(r, 500));
   const before = await ask('server-rss-kib');
   const done: number[] = [];
-  const received: boolean[] = [];
-  const waits: Promise<void>[] = [];
   let t0 = 0;
-  let eventId = '';
+  let sent = false;
+  // Each poll loops like a client: a wake-up with something else (presence, as users come
+  // online) parks again from the new `end`, until the message arrives.
+  const waits: Promise<void>[] = [];
   for (let i = 0; i < polls; i++) {
     const u = users[i % userCount]!;
-    waits.push(pollApi.events(u, from.get(u), 120_000).then((r) => {
-      done[i] = performance.now() - t0;
-      received[i] = r.chunk.some((e) => e.type === 'm.room.message');
-    }));
+    waits.push((async () => {
+      let token = from.get(u);
+      for (;;) {
+        const r = await pollApi.events(u, token, 120_000);
+        token = r.end;
+        if (sent && r.chunk.some((e) => e.type === 'm.room.message')) {
+          done[i] = performance.now() - t0;
+          return;
+        }
+      }
+    })());
   }
-  await new Promise((r) => setTimeout(r, smoke ? 1000 : 8000));
+  // let the presence churn of 100 users coming online settle, so every poll is parked
+  await new Promise((r) => setTimeout(r, smoke ? 1500 : 10_000));
   const after = await ask('server-rss-kib');
   log(`${polls} polls open: server RSS ${before} -> ${after} KiB`);
+  sent = true;
   t0 = performance.now();
-  eventId = await api.send(owner, roomId, 'to everyone');
+  const eventId = await api.send(owner, roomId, 'to everyone');
   const putMs = performance.now() - t0;
   await Promise.all(waits);
   const fanoutMs = Math.max(...done);
-  const missing = received.filter((r) => !r).length;
-  log(`fan-out of ${eventId} to ${polls} polls: ${fanoutMs.toFixed(0)} ms, ${missing} without the message`);
-  if (missing > 0) throw new Error(`${missing} polls woke without the message`);
+  log(`fan-out of ${eventId} to ${polls} polls: ${fanoutMs.toFixed(0)} ms`);
   return [
     judged({ scenario: '3 waiting polls', metric: `server memory per waiting poll (${polls} polls)`, value: ((after - before) * 1024) / polls / 1024, unit: 'KiB', target: '<= 6', synapse: '21' }),
     judged({ scenario: '3 waiting polls', metric: `one message delivered to all ${polls} polls`, value: fanoutMs, unit: 'ms', target: '<= 1000', synapse: '21000' }),
