@@ -7,6 +7,7 @@ import { UiaSessions } from './domain/accounts/uia.js';
 import { RoomReads } from './domain/rooms/room-reads.js';
 import { RoomService } from './domain/rooms/room-service.js';
 import { SyncService } from './domain/sync/sync-service.js';
+import { parseDuration } from './config/duration.js';
 import { DirectoryService } from './domain/directory/directory-service.js';
 import { MediaService } from './domain/media/media-service.js';
 import { ProfileService } from './domain/profile/profile-service.js';
@@ -48,6 +49,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const eventStore = replication ? replication.wrapEvents(storage.events) : storage.events;
   const sync = await SyncService.create({
     events: eventStore, streams: replication ? replication.wrapStreams(storage.streams) : storage.streams,
+    presence: { idleAfterMs: parseDuration(config.presence.idle_after), offlineAfterMs: parseDuration(config.presence.offline_after) },
   });
   const rooms = new RoomService({
     serverName: config.server_name,

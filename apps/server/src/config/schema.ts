@@ -52,6 +52,12 @@ export interface HomeserverConfig {
   turn_shared_secret?: string;
   /** How long TURN credentials last, as a duration ("1h", "30m", "86400s", or milliseconds). */
   turn_user_lifetime: string;
+  /**
+   * Presence timers, as durations: online with no activity for `idle_after` turns
+   * unavailable (Synapse: 5 min); no /events poll for `offline_after` turns offline
+   * (Synapse: 30 s).
+   */
+  presence: { idle_after: string; offline_after: string };
   log_level: LogLevel;
   testing: { validate_responses: boolean };
 }
@@ -141,6 +147,15 @@ export const configSchema = {
     turn_uris: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     turn_shared_secret: { type: 'string', minLength: 1 },
     turn_user_lifetime: { type: 'string', pattern: '^[0-9]+(ms|s|m|h|d|w)?$', default: '1h' },
+    presence: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        idle_after: { type: 'string', pattern: '^[0-9]+(ms|s|m|h|d|w)?$', default: '5m' },
+        offline_after: { type: 'string', pattern: '^[0-9]+(ms|s|m|h|d|w)?$', default: '30s' },
+      },
+      default: { idle_after: '5m', offline_after: '30s' },
+    },
     log_level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
     testing: {
       type: 'object',

@@ -5,10 +5,4 @@ import type { OperationId } from '@axon/contract';
  * M_UNRECOGNIZED like any unknown route. Later issues shrink this list; the routing test
  * reports what remains, and fails if a listed operation gains a handler or vice versa.
  */
-export const NOT_YET_IMPLEMENTED: readonly OperationId[] = [
-  // rooms
-  // surface
-  'getPresence', 'setPresence', 'getPresenceList', 'modifyPresenceList',
-  'postReceipt', 'setAccountData', 'setAccountDataPerRoom',
-  'getRoomTags', 'setRoomTag', 'deleteRoomTag', 'setTyping',
-];
+export const NOT_YET_IMPLEMENTED: readonly OperationId[] = [];

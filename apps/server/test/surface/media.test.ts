@@ -16,7 +16,8 @@ afterAll(async () => { expect(srv.specViolations()).toEqual([]); await srv.close
 async function upload(bytes: Buffer | string, contentType?: string, query = '', token = alice.accessToken): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
   if (contentType !== undefined) headers['Content-Type'] = contentType;
-  const res = await fetch(`${srv.baseUrl}${MEDIA}/upload${query}`, { method: 'POST', headers, body: bytes });
+  const body = typeof bytes === 'string' ? bytes : new Uint8Array(bytes);
+  const res = await fetch(`${srv.baseUrl}${MEDIA}/upload${query}`, { method: 'POST', headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 

@@ -4224,8 +4224,20 @@ export interface operations {
                     "application/json": components["schemas"]["error"];
                 };
             };
-            /** @description The caller tried to change someone else's list (``M_FORBIDDEN``). */
+            /**
+             * @description The caller tried to change someone else's list, or to add a user
+             *     of another server (``M_FORBIDDEN``).
+             */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
+            /** @description A user in ``invite`` is unknown (``M_NOT_FOUND``). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6192,6 +6204,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The room ID is invalid (``M_INVALID_PARAM``). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
+                };
+            };
             /**
              * @description The access token is missing or unknown (``M_MISSING_TOKEN``,
              *     ``M_UNKNOWN_TOKEN``).
@@ -6257,7 +6278,10 @@ export interface operations {
                     "application/json": Record<string, unknown>;
                 };
             };
-            /** @description The body is not a JSON object. */
+            /**
+             * @description The body is not a JSON object, or the room ID or tag name is
+             *     invalid.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6330,6 +6354,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, unknown>;
+                };
+            };
+            /** @description The room ID is invalid (``M_INVALID_PARAM``). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error"];
                 };
             };
             /**

@@ -943,6 +943,7 @@ export const operationTable = [
       "400",
       "401",
       "403",
+      "404",
       "429"
     ]
   },
@@ -1779,6 +1780,7 @@ export const operationTable = [
     ],
     "statuses": [
       "200",
+      "400",
       "401",
       "403"
     ]
@@ -1865,6 +1867,7 @@ export const operationTable = [
     ],
     "statuses": [
       "200",
+      "400",
       "401",
       "403",
       "429"

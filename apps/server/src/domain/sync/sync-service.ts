@@ -17,6 +17,7 @@ import { EventJsonCache, formatClientEvent, jsonArray, type ClientEvent } from '
 import type { Membership, PersistedEvent } from '../events/types.js';
 import { canSeeEvent } from '../rooms/visibility.js';
 import type { RoomState } from '../rooms/room-state.js';
+import { PollSlots } from '../ratelimit/poll-slots.js';
 import { MembershipIndex } from './membership-index.js';
 import { Notifier } from './notifier.js';
 import {
@@ -41,6 +42,8 @@ export interface SyncOptions {
   messagesMaxLimit: number;
   /** Room events kept in memory for woken polls. */
   recentEvents: number;
+  /** /events calls one user may have waiting at once (429 beyond). */
+  maxWaitingPollsPerUser: number;
 }
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
@@ -52,6 +55,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   messagesDefaultLimit: 10,
   messagesMaxLimit: 1000,
   recentEvents: 20_000,
+  maxWaitingPollsPerUser: 20,
 };
 
 export interface SyncServiceDeps {
@@ -122,11 +126,13 @@ export class SyncService {
   private readonly recent = new Map<number, PersistedEvent>();
   private recentMin = Number.POSITIVE_INFINITY;
   private stopped = false;
+  private pollSlots: PollSlots;
 
   private constructor(deps: SyncServiceDeps, membership: MembershipIndex, initial: StreamToken) {
     this.store = deps.events;
     this.now = deps.now ?? Date.now;
     this.options = { ...DEFAULT_SYNC_OPTIONS, ...deps.options };
+    this.pollSlots = new PollSlots(this.options.maxWaitingPollsPerUser);
     this.membership = membership;
     this.notifier = new Notifier(initial, { roomsForUser: (u) => this.membership.notifyRooms(u), now: this.now });
     const defer = (key: StreamKey, pos: number, targets: { users?: string[]; rooms?: string[] }): void => {
@@ -164,6 +170,12 @@ export class SyncService {
   /** Changes options at run time (tests, config). */
   configure(options: Partial<SyncOptions>): void {
     Object.assign(this.options, options);
+    if (options.maxWaitingPollsPerUser !== undefined) this.pollSlots = new PollSlots(options.maxWaitingPollsPerUser);
+  }
+
+  /** Polls `userId` has waiting now. */
+  waitingPolls(userId: string): number {
+    return this.pollSlots.waiting(userId);
   }
 
   stop(): void {
@@ -253,7 +265,15 @@ export class SyncService {
     timeout = Math.min(timeout, this.options.maxTimeoutMs);
     const from = this.resolveFrom(query.from);
     const start = formatStreamToken(from);
-    const release = await this.streams.presence.syncStarted(req.userId);
+    // Only a poll that may wait takes a slot: timeout=0 answers at once.
+    const releaseSlot = timeout > 0 ? this.pollSlots.acquire(req.userId) : () => {};
+    let release: () => void;
+    try {
+      release = await this.streams.presence.syncStarted(req.userId);
+    } catch (err) {
+      releaseSlot();
+      throw err;
+    }
     // One signal for both ways a wait ends early; the stopping listener is removed after.
     const ac = new AbortController();
     const onStop = (): void => ac.abort();
@@ -274,6 +294,7 @@ export class SyncService {
       stopping.removeEventListener('abort', onStop);
       signal.removeEventListener('abort', onClose);
       release();
+      releaseSlot();
     }
   }
 

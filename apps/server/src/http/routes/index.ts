@@ -1,5 +1,8 @@
 import type { HandlerMap } from '../handler.js';
+import { accountDataHandlers } from './account-data.js';
 import { adminHandlers } from './admin.js';
+import { ephemeralHandlers } from './ephemeral.js';
+import { presenceHandlers } from './presence.js';
 import { directoryHandlers } from './directory.js';
 import { mediaHandlers } from './media.js';
 import { profileHandlers } from './profile.js';
@@ -23,5 +26,8 @@ export const routeHandlers: HandlerMap = {
   ...directoryHandlers,
   ...mediaHandlers,
   ...voipHandlers,
+  ...presenceHandlers,
+  ...ephemeralHandlers,
+  ...accountDataHandlers,
   ...syncHandlers,
 };
