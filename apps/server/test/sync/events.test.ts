@@ -166,6 +166,8 @@ describe('GET /events invariants', () => {
 
 describe('waiters and shutdown', () => {
   it('1,000 aborted polls leave no waiters, timers or listeners', async () => {
+    // one user holds all 1,000 here, far past the per-user cap that protects real servers
+    srv.hs.context.sync.configure({ maxWaitingPollsPerUser: 2000 });
     const alice = await register(srv.baseUrl);
     // the first poll marks alice online; once that has been delivered, polls park
     await follow(srv.baseUrl, alice, (await events(srv.baseUrl, alice, { timeout: 0 })).body.end, (all) => all.length > 0, 2000);
