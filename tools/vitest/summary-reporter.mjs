@@ -7,14 +7,17 @@ export default class SummaryReporter {
     let skipped = 0;
     for (const mod of testModules) {
       const tests = [...mod.children.allTests()];
+      let failedHere = 0;
       for (const t of tests) {
         const state = t.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed') failedHere++;
         else skipped++;
       }
-      // a file that failed to import has no tests, but it is a failure
-      if (mod.state() === 'failed' && tests.length === 0) failed++;
+      // A file that failed to import, or whose beforeAll/afterAll hook threw, has no failed
+      // test of its own (its tests are skipped or missing), but it is a failure.
+      if (mod.state() === 'failed' && failedHere === 0) failedHere = 1;
+      failed += failedHere;
     }
     failed += unhandledErrors.length;
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
