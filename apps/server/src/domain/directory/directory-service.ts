@@ -1,3 +1,4 @@
+import type { operations } from '@axon/contract';
 import { errors, MatrixError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { Storage } from '../../storage/storage.js';
@@ -17,17 +18,9 @@ export function parseRoomAlias(alias: string): { localpart: string; server: stri
   return { localpart, server };
 }
 
-export interface PublicRoom {
-  room_id: string;
-  aliases?: string[];
-  canonical_alias?: string;
-  name?: string;
-  topic?: string;
-  num_joined_members: number;
-  world_readable: boolean;
-  guest_can_join: boolean;
-  avatar_url?: string;
-}
+/** The spec's answer of GET /publicRooms, and one room of it. */
+export type PublicRooms = operations['getPublicRooms']['responses'][200]['content']['application/json'];
+export type PublicRoom = PublicRooms['chunk'][number];
 
 
 /**
@@ -102,7 +95,7 @@ export class DirectoryService {
   }
 
   /** Every room with is_public, most joined members first (as Synapse sorts them). */
-  async publicRooms(): Promise<{ start: string; end: string; chunk: PublicRoom[] }> {
+  async publicRooms(): Promise<PublicRooms> {
     const chunk: PublicRoom[] = [];
     for (const room of await this.storage.events.publicRooms()) {
       const state = await this.storage.events.getCurrentState(room.roomId);
