@@ -43,3 +43,21 @@ describe('rooms end to end', () => {
     expect(srv.specViolations()).toEqual([]);
   });
 });
+
+describe('optional bodies', () => {
+  it('POST /join and /leave with no body at all, as clients of the era send them; /invite still needs one', async () => {
+    const alice = await register(srv.baseUrl);
+    const bob = await register(srv.baseUrl);
+    const { body } = await request<{ room_id: string }>(srv.baseUrl, 'POST', `${V1}/createRoom`, { token: alice.accessToken, body: { preset: 'public_chat' } });
+    const room = encodeURIComponent(body.room_id);
+    const bare = (path: string, token: string) => fetch(`${srv.baseUrl}${V1}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    const join = await bare(`/rooms/${room}/join`, bob.accessToken);
+    expect(join.status).toBe(200);
+    expect(await join.json()).toEqual({ room_id: body.room_id });
+    expect((await bare(`/rooms/${room}/leave`, bob.accessToken)).status).toBe(200);
+    const invite = await bare(`/rooms/${room}/invite`, alice.accessToken);
+    expect(invite.status).toBe(400);
+    expect(((await invite.json()) as { errcode: string }).errcode).toBe('M_NOT_JSON');
+    expect(srv.specViolations()).toEqual([]);
+  });
+});

@@ -11,6 +11,8 @@ export interface OperationInfo {
   /** Security scheme names; empty when no access token is needed. */
   readonly security: readonly string[];
   readonly hasBody: boolean;
+  /** Whether the spec requires the body; an empty optional body reads as `{}`. */
+  readonly bodyRequired: boolean;
   readonly consumes: readonly string[];
   readonly produces: readonly string[];
   readonly statuses: readonly string[];

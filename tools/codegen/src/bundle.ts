@@ -153,12 +153,14 @@ export function buildModel(specRoot: string): SpecModel {
         const parameters: ParameterInfo[] = [];
         const typedParams: Json[] = [];
         let bodySchema: JsonObject | undefined;
+        let bodyRequired = false;
         params.forEach((p, i) => {
           const at = `${opPointer}/parameters/${i}`;
           if (!isObject(p) || typeof p.name !== 'string' || typeof p.in !== 'string') throw new SpecError(file, at, 'a parameter needs name and in');
           if (p.in === 'body') {
             if (p.schema === undefined) throw new SpecError(file, at, 'a body parameter needs a schema');
             bodySchema = bundler.ajvInline(p.schema, dir, { file, pointer: `${at}/schema` });
+            bodyRequired = p.required === true;
             typedParams.push({ ...p, schema: bundler.typesInline(p.schema, dir, { file, pointer: `${at}/schema` }) });
             return;
           }
@@ -195,6 +197,7 @@ export function buildModel(specRoot: string): SpecModel {
         operations.push({
           operationId, method: method as HttpMethod, path: fullPath, basePath, file, parameters, security,
           hasBody: bodySchema !== undefined,
+          bodyRequired,
           consumes: asStringList(op.consumes ?? doc.consumes ?? consumes),
           produces: asStringList(op.produces ?? doc.produces ?? produces),
           ...(bodySchema ? { bodySchema } : {}),

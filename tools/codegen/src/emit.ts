@@ -75,7 +75,7 @@ export async function emitEventTypes(model: SpecModel): Promise<string> {
 export function emitOperationTable(model: SpecModel): string {
   const rows = model.operations.map((op) => ({
     operationId: op.operationId, method: op.method, path: op.path, basePath: op.basePath, file: op.file,
-    parameters: op.parameters, security: op.security, hasBody: op.hasBody, consumes: op.consumes, produces: op.produces,
+    parameters: op.parameters, security: op.security, hasBody: op.hasBody, bodyRequired: op.bodyRequired, consumes: op.consumes, produces: op.produces,
     statuses: Object.keys(op.responses),
   }));
   return [

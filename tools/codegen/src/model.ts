@@ -23,6 +23,8 @@ export interface OperationInfo {
   /** Security scheme names; empty means no access token is needed. */
   security: string[];
   hasBody: boolean;
+  /** Whether the spec requires the body; an empty optional body reads as `{}`. */
+  bodyRequired: boolean;
   consumes: string[];
   produces: string[];
   /** JSON schemas for Ajv, `$ref`s made absolute. */

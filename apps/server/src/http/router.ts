@@ -95,7 +95,7 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
     ];
     if (op.security.length > 0) chain.push(authenticate(app.accounts));
     if (op.hasBody && !consumesJson(op)) chain.push(...rawBody(uploadLimit));
-    else if (op.hasBody) chain.push(...jsonBody(bodyLimit), validateBody(op.operationId as OperationId));
+    else if (op.hasBody) chain.push(...jsonBody(bodyLimit, op.bodyRequired), validateBody(op.operationId as OperationId));
     if (op.parameters.some((p) => p.in === 'query')) chain.push(validateQuery(op.operationId as OperationId));
     const rateLimit = rateLimitFor(op.operationId as OperationId, app);
     if (rateLimit) chain.push(rateLimit);

@@ -13,6 +13,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -33,6 +34,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -70,6 +72,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -114,6 +117,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -152,6 +156,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "*/*"
     ],
@@ -188,6 +193,7 @@ export const operationTable = [
     ],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -243,6 +249,7 @@ export const operationTable = [
     ],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -266,6 +273,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -298,6 +306,7 @@ export const operationTable = [
     ],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -328,6 +337,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -362,6 +372,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -385,6 +396,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -404,6 +416,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -423,6 +436,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -447,6 +461,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -476,6 +491,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -509,6 +525,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -542,6 +559,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -575,6 +593,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -607,6 +626,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -639,6 +659,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -673,6 +694,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -707,6 +729,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -746,6 +769,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -781,6 +805,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -810,6 +835,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -839,6 +865,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -870,6 +897,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -902,6 +930,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -932,6 +961,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -963,6 +993,7 @@ export const operationTable = [
     ],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -990,6 +1021,7 @@ export const operationTable = [
     ],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1019,6 +1051,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1049,6 +1082,7 @@ export const operationTable = [
     ],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1078,6 +1112,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1103,6 +1138,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1147,6 +1183,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1171,6 +1208,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1190,6 +1228,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1212,6 +1251,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1237,6 +1277,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1280,6 +1321,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1320,6 +1362,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1366,6 +1409,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1406,6 +1450,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1446,6 +1491,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1486,6 +1532,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1529,6 +1576,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1575,6 +1623,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1606,6 +1655,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1637,6 +1687,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1674,6 +1725,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1734,6 +1786,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1772,6 +1825,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1815,6 +1869,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1859,6 +1914,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1897,6 +1953,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": true,
+    "bodyRequired": true,
     "consumes": [
       "application/json"
     ],
@@ -1920,6 +1977,7 @@ export const operationTable = [
     "parameters": [],
     "security": [],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],
@@ -1941,6 +1999,7 @@ export const operationTable = [
       "accessToken"
     ],
     "hasBody": false,
+    "bodyRequired": false,
     "consumes": [
       "application/json"
     ],

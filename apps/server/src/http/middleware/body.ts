@@ -6,12 +6,20 @@ import { parseJsonBody } from './json-guard.js';
  * it as JSON. Size errors surface as body-parser's 'entity.too.large', which the error
  * handler turns into M_TOO_LARGE.
  */
-export function jsonBody(limitBytes: number): RequestHandler[] {
+export function jsonBody(limitBytes: number, bodyRequired = true): RequestHandler[] {
   const raw = express.raw({ type: () => true, limit: limitBytes });
   const parse: RequestHandler = (req, res, next) => {
     const buf: unknown = req.body;
+    const bytes = Buffer.isBuffer(buf) ? buf : Buffer.alloc(0);
+    // Clients of the era POST /join and /leave with no body at all, as Synapse allows
+    // where the body is optional; elsewhere an empty body is not JSON.
+    if (bytes.length === 0 && !bodyRequired) {
+      res.locals.body = {};
+      next();
+      return;
+    }
     // Strict UTF-8, bounded nesting, valid Unicode strings: see json-guard.ts.
-    res.locals.body = parseJsonBody(Buffer.isBuffer(buf) ? buf : Buffer.alloc(0));
+    res.locals.body = parseJsonBody(bytes);
     next();
   };
   return [raw, parse];
