@@ -50,6 +50,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const sync = await SyncService.create({
     events: eventStore, streams: replication ? replication.wrapStreams(storage.streams) : storage.streams,
     presence: { idleAfterMs: parseDuration(config.presence.idle_after), offlineAfterMs: parseDuration(config.presence.offline_after) },
+    options: { maxWaitingPollsPerUser: config.max_waiting_polls_per_user },
   });
   const rooms = new RoomService({
     serverName: config.server_name,

@@ -46,6 +46,8 @@ export interface HomeserverConfig {
   enable_metrics: boolean;
   max_upload_size: string;
   max_request_body_size: string;
+  /** /events polls one user may have waiting at once; more get 429 M_LIMIT_EXCEEDED. */
+  max_waiting_polls_per_user: number;
   media_store_path: string;
   /** TURN servers handed to clients by /voip/turnServer (Synapse's keys); none by default. */
   turn_uris: string[];
@@ -143,6 +145,7 @@ export const configSchema = {
     enable_metrics: { type: 'boolean', default: false },
     max_upload_size: { ...size, default: '50M' },
     max_request_body_size: { ...size, default: '1M' },
+    max_waiting_polls_per_user: { type: 'integer', minimum: 1, default: 20 },
     media_store_path: { type: 'string', minLength: 1, default: 'media_store' },
     turn_uris: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     turn_shared_secret: { type: 'string', minLength: 1 },
