@@ -113,6 +113,11 @@ export interface EventStore {
   getAllMemberships(): Promise<RoomMembershipRow[]>;
   /** The room's last `limit` events with stream ordering <= `upToStream`, oldest first. */
   getLatestEvents(roomId: string, upToStream: number, limit: number): Promise<PersistedEvent[]>;
+  /**
+   * getLatestEvents for many rooms in one call (initialSync): room id -> its last `limit`
+   * events with stream ordering <= `upToStream`, oldest first. Rooms without events are absent.
+   */
+  getLatestEventsInRooms(roomIds: readonly string[], upToStream: number, limit: number): Promise<Map<string, PersistedEvent[]>>;
   /** Every event that set (type, stateKey) in the room, oldest first, up to a stream ordering. */
   getStateHistory(roomId: string, type: string, stateKey: string, upToStream?: number): Promise<PersistedEvent[]>;
 

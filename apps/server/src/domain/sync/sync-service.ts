@@ -115,6 +115,14 @@ function latestAt(events: readonly PersistedEvent[], at: number): PersistedEvent
   return out;
 }
 
+/** What initialSync read for a room ahead of its snapshot. */
+interface RoomPrefetch {
+  /** The room's last `limit` events up to the snapshot, oldest first. */
+  readonly latest: PersistedEvent[];
+  /** Stream ordering of the user's join, when it is their last membership event in the room. */
+  readonly joinedSince?: number;
+}
+
 export class SyncService {
   readonly notifier: Notifier;
   readonly membership: MembershipIndex;
@@ -416,6 +424,7 @@ export class SyncService {
   private async roomSnapshot(
     req: SyncRequester, roomId: string, membership: Membership, membershipEvent: PersistedEvent | null, memberStream: number,
     snapshot: StreamToken, limit: number, now: number, accountData: AccountDataEvent[] | undefined, isPublic: boolean,
+    pre?: RoomPrefetch,
   ): Promise<string[]> {
     const fields: string[] = [`"room_id":${JSON.stringify(roomId)}`, `"membership":${JSON.stringify(membership)}`,
       `"visibility":${isPublic ? '"public"' : '"private"'}`];
@@ -432,13 +441,14 @@ export class SyncService {
     }
     const joined = membership === 'join';
     const upTo = joined ? snapshot.room.stream : Math.min(memberStream, snapshot.room.stream);
-    const [state, latest, judge] = await Promise.all([
-      this.stateAt(roomId, upTo, joined),
-      this.store.getLatestEvents(roomId, upTo, limit),
-      this.historyJudge(req.userId, roomId),
-    ]);
-    // history visibility applies (e.g. `joined` hides what came before the join)
-    const messages = latest.filter(judge);
+    const state = await this.stateAt(roomId, upTo, joined);
+    const latest = pre ? pre.latest : await this.store.getLatestEvents(roomId, upTo, limit);
+    // History visibility applies (e.g. `joined` hides what came before the join), but a
+    // user joined since before the first of these events sees every one of them, whatever
+    // the setting: the common case needs no judge, and no reads for one.
+    const joinedThroughout = joined && pre?.joinedSince !== undefined
+      && (latest.length === 0 || pre.joinedSince <= latest[0]!.stream_ordering);
+    const messages = joinedThroughout ? latest : latest.filter(await this.historyJudge(req.userId, roomId));
     const end = joined ? formatStreamToken(snapshot) : this.tokenWithRoom(snapshot, upTo);
     const start = latest.length > 0 ? this.tokenWithRoom(snapshot, positionBefore(latest[0]!)) : end;
     const stateParts: string[] = [];
@@ -461,6 +471,9 @@ export class SyncService {
     const accountData = await this.streams.accountData.snapshot(userId, snapshot.account_data);
     const roomParts: string[] = [];
     const joinedRooms: string[] = [];
+    // The timelines of the rooms the user is joined to now (the common case) in one read.
+    const joinedNow = rows.filter((r) => !r.forgotten && r.membership === 'join' && r.streamOrdering <= snapshot.room.stream);
+    const latestByRoom = await this.store.getLatestEventsInRooms(joinedNow.map((r) => r.roomId), snapshot.room.stream, limit);
     for (const row of rows) {
       if (row.forgotten) continue;
       let membership = row.membership;
@@ -480,8 +493,12 @@ export class SyncService {
       if (membership === 'invite' && !event) event = await this.store.getEvent(row.eventId);
       if (membership === 'join') joinedRooms.push(row.roomId);
       const room = await this.store.getRoom(row.roomId);
+      // joined now, and the membership row is the user's last membership event in the room
+      const pre: RoomPrefetch | undefined = membership === 'join' && event === null
+        ? { latest: latestByRoom.get(row.roomId) ?? [], joinedSince: row.streamOrdering }
+        : undefined;
       const fields = await this.roomSnapshot(req, row.roomId, membership, event, memberStream, snapshot, limit, now,
-        accountData.rooms.get(row.roomId) ?? [], room?.isPublic ?? false);
+        accountData.rooms.get(row.roomId) ?? [], room?.isPublic ?? false, pre);
       roomParts.push(`{${fields.join(',')}}`);
     }
     const presence = await this.presenceParts(this.sharingAt(userId, joinedRooms), now);

@@ -334,6 +334,23 @@ export class PgEventStore implements EventStore {
       [roomId, upToStream, limit])).reverse().map(eventFromRow);
   }
 
+  async getLatestEventsInRooms(roomIds: readonly string[], upToStream: number, limit: number): Promise<Map<string, PersistedEvent[]>> {
+    const out = new Map<string, PersistedEvent[]>();
+    if (limit <= 0 || roomIds.length === 0) return out;
+    // one round trip: a LATERAL index scan per room, newest first
+    const rows = await this.rows<EventRow>(`SELECT e.* FROM unnest($1::text[]) AS r(room_id)
+      CROSS JOIN LATERAL (SELECT * FROM events WHERE room_id = r.room_id AND stream_ordering <= $2
+        ORDER BY stream_ordering DESC LIMIT $3) e`, [[...roomIds], upToStream, limit]);
+    for (const row of rows) {
+      const ev = eventFromRow(row);
+      let list = out.get(ev.room_id);
+      if (!list) out.set(ev.room_id, (list = []));
+      list.push(ev);
+    }
+    for (const list of out.values()) list.sort((a, b) => a.stream_ordering - b.stream_ordering);
+    return out;
+  }
+
   async getStateHistory(roomId: string, type: string, stateKey: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
     return (await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1 AND type = $2 AND state_key = $3 AND stream_ordering <= $4
       ORDER BY stream_ordering`, [roomId, type, stateKey, upToStream])).map(eventFromRow);

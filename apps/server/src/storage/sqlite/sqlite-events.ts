@@ -74,8 +74,18 @@ function membershipFromRow(r: MembershipRow): RoomMembershipRow {
 interface RoomRow { room_id: string; creator: string; is_public: number; created_ts: number }
 const roomFromRow = (r: RoomRow): RoomRecord => ({ roomId: r.room_id, creator: r.creator, isPublic: r.is_public === 1, createdTs: r.created_ts });
 
+interface PendingAppend {
+  readonly roomId: string;
+  readonly plan: (tx: AppendTransaction) => void;
+  readonly options: AppendOptions;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** Rooms whose state is kept in memory; the one writer keeps them exact. */
 const STATE_CACHE_ROOMS = 2_000;
+/** Room records kept in memory (a few hundred bytes each). */
+const ROOM_CACHE_SIZE = 100_000;
 
 /**
  * Events, state and memberships on SQLite. The store is the only writer of its database
@@ -84,9 +94,20 @@ const STATE_CACHE_ROOMS = 2_000;
 export class SqliteEventStore implements EventStore {
   private readonly stateCache = new Map<string, RoomState>();
   private readonly depthCache = new Map<string, number>();
+  /** Room records by id: written only through this store, so exact (every send reads one). */
+  private readonly roomCache = new Map<string, RoomRecord>();
+  /** Appends waiting for this turn's group commit (see appendEvents). */
+  private pending: PendingAppend[] = [];
   private readonly s;
 
+  /** Built once: better-sqlite3 makes a savepoint of it inside the batch's transaction. */
+  private readonly appendTx: (roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions) => AppendResult;
+  private readonly batchTx: (body: () => void) => void;
+
   constructor(private readonly db: Database.Database) {
+    this.appendTx = db.transaction((roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions) =>
+      this.appendInTransaction(roomId, plan, options));
+    this.batchTx = db.transaction((body: () => void) => body());
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       insertEvent: p(`INSERT INTO events (event_id, room_id, type, state_key, sender, content, origin_server_ts, topological_ordering,
@@ -161,8 +182,65 @@ export class SqliteEventStore implements EventStore {
     return depth + 1;
   }
 
-  async appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
-    const run = this.db.transaction((): AppendResult => {
+  /**
+   * Group commit: appends asked for in the same turn of the event loop (concurrent sends)
+   * run one after another, in call order, inside one transaction, each in a savepoint of
+   * its own, so one plan's failure undoes only its own events; the promises settle after
+   * the single commit. Stream order is call order, and nothing is announced before the
+   * commit, since callers hear of their events only when their promise resolves.
+   */
+  appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ roomId, plan, options, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flushAppends());
+    });
+  }
+
+  private flushAppends(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
+    try {
+      this.batchTx(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, result: this.appendNow(item.roomId, item.plan, item.options) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      // the commit itself failed: nothing of the batch is stored
+      for (const item of batch) {
+        this.stateCache.delete(item.roomId);
+        this.depthCache.delete(item.roomId);
+        item.reject(error);
+      }
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.result);
+      else item.reject(o.error);
+    });
+  }
+
+  /** One append, synchronously: a transaction of its own, or a savepoint inside a batch's. */
+  private appendNow(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions): AppendResult {
+    try {
+      return this.appendTx(roomId, plan, options);
+    } catch (err) {
+      // The plan may have applied events to the cached state before the rollback.
+      this.stateCache.delete(roomId);
+      this.depthCache.delete(roomId);
+      throw err;
+    }
+  }
+
+  private appendInTransaction(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions): AppendResult {
+    {
       const txn = options.txn;
       if (txn) {
         const known = this.s.getTxn.get(txn.token, txn.txnId) as { event_id: string } | undefined;
@@ -213,14 +291,6 @@ export class SqliteEventStore implements EventStore {
       };
       plan(tx);
       return { events: appended, deduplicated: false };
-    });
-    try {
-      return run();
-    } catch (err) {
-      // The plan may have applied events to the cached state before the rollback.
-      this.stateCache.delete(roomId);
-      this.depthCache.delete(roomId);
-      throw err;
     }
   }
 
@@ -256,16 +326,24 @@ export class SqliteEventStore implements EventStore {
   }
 
   async getRoom(roomId: string): Promise<RoomRecord | null> {
+    const cached = this.roomCache.get(roomId);
+    if (cached) return cached;
     const row = this.s.getRoom.get(roomId) as RoomRow | undefined;
-    return row ? roomFromRow(row) : null;
+    if (!row) return null;
+    const room = roomFromRow(row);
+    if (this.roomCache.size >= ROOM_CACHE_SIZE) this.roomCache.clear();
+    this.roomCache.set(roomId, room);
+    return room;
   }
 
   async createRoomRecord(room: RoomRecord): Promise<void> {
     this.s.insertRoom.run(room.roomId, room.creator, room.isPublic ? 1 : 0, room.createdTs);
+    this.roomCache.delete(room.roomId);
   }
 
   async setRoomPublic(roomId: string, isPublic: boolean): Promise<void> {
     this.s.setPublic.run(isPublic ? 1 : 0, roomId);
+    this.roomCache.delete(roomId);
   }
 
   async publicRooms(): Promise<RoomRecord[]> {
@@ -338,6 +416,17 @@ export class SqliteEventStore implements EventStore {
   async getLatestEvents(roomId: string, upToStream: number, limit: number): Promise<PersistedEvent[]> {
     if (limit <= 0) return [];
     return (this.s.latestEvents.all(roomId, upToStream, limit) as EventRow[]).reverse().map(eventFromRow);
+  }
+
+  async getLatestEventsInRooms(roomIds: readonly string[], upToStream: number, limit: number): Promise<Map<string, PersistedEvent[]>> {
+    const out = new Map<string, PersistedEvent[]>();
+    if (limit <= 0) return out;
+    // one index seek per room on (room_id, stream_ordering), synchronously: no per-room round trip
+    for (const roomId of roomIds) {
+      const rows = this.s.latestEvents.all(roomId, upToStream, limit) as EventRow[];
+      if (rows.length > 0) out.set(roomId, rows.reverse().map(eventFromRow));
+    }
+    return out;
   }
 
   async getStateHistory(roomId: string, type: string, stateKey: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
