@@ -1,17 +1,17 @@
 #!/usr/bin/env node
-// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL]`: starts Axon as an operator
+// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL] [--no-record] [--cpu-prof DIR]`: starts Axon as an operator
 // would, and the bare node:http ceiling, runs every scenario from a separate client process,
 // prints medians and p99s, writes the raw JSON (bench-results/, not committed) and, for
 // full runs, records a section in docs/benchmarks.md.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot, rssKiB, startAxon, startCeiling, type RunningProcess } from './processes.js';
+import { cpuMs, repoRoot, rssKiB, startAxon, startCeiling, type RunningProcess } from './processes.js';
 import { section, table, type RunInfo } from './report.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
-interface Options { smoke: boolean; only: string[]; postgres?: string; record: boolean }
+interface Options { smoke: boolean; only: string[]; postgres?: string; record: boolean; cpuProf?: string }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { smoke: false, only: [], record: true };
@@ -21,6 +21,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--postgres') o.postgres = argv[++i];
     else if (a === '--no-record') o.record = false;
+    else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench-results/profiles');
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -35,6 +36,8 @@ function runScenario(name: string, axon: RunningProcess, ceiling: RunningProcess
     client.on('message', (msg: { rows?: Row[]; error?: string; log?: string; question?: string; id?: number }) => {
       if (msg.log) console.log(`  ${name}: ${msg.log}`);
       else if (msg.question === 'server-rss-kib') client.send({ answer: rssKiB(axon.pid), id: msg.id });
+      else if (msg.question === 'server-cpu-ms') client.send({ answer: cpuMs(axon.pid), id: msg.id });
+      else if (msg.question === 'ceiling-cpu-ms') client.send({ answer: cpuMs(ceiling.pid), id: msg.id });
       else if (msg.rows || msg.error) {
         clearTimeout(deadline);
         client.kill();
@@ -58,7 +61,11 @@ async function main(): Promise<number> {
   try {
     for (const name of names) {
       // a fresh server per scenario: no scenario pays for another's data
-      const axon = await startAxon(opts.postgres ? { database: opts.postgres } : {});
+      const axon = await startAxon({
+        ...(opts.postgres ? { database: opts.postgres } : {}),
+        // one .cpuprofile per scenario's server, written when it stops
+        ...(opts.cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`] } : {}),
+      });
       try {
         const t0 = Date.now();
         rows.push(...await runScenario(name, axon, ceiling, opts.smoke));
@@ -83,7 +90,7 @@ async function main(): Promise<number> {
   const outDir = path.join(repoRoot, 'bench-results');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, `${Date.now()}.json`), JSON.stringify({ ...info, rows }, null, 2));
-  if (!opts.smoke && opts.record && !failed) {
+  if (!opts.smoke && opts.record && !failed && !opts.cpuProf) {
     const doc = path.join(repoRoot, 'docs/benchmarks.md');
     const marker = '<!-- runs: newest first -->';
     const text = existsSync(doc) ? readFileSync(doc, 'utf8') : `# Benchmarks\n\n${marker}\n`;

@@ -52,6 +52,8 @@ function spawnNode(args: string[], env: NodeJS.ProcessEnv, urlOf: (line: string)
 export interface AxonOptions {
   /** A postgres:// URL; SQLite in a fresh temp dir otherwise. */
   database?: string;
+  /** Extra node flags for the server, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] (`pnpm bench --cpu-prof DIR`). */
+  nodeArgs?: string[];
 }
 
 /** Axon as an operator would run it (generated config), with rate limits out of the way. */
@@ -64,8 +66,10 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningProce
   await new Promise<void>((resolve, reject) => gen.once('exit', (c) => (c === 0 ? resolve() : reject(new Error(`generate-config exited ${c}`)))));
   const config = parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   for (const key of ['rc_message', 'rc_login', 'rc_registration']) config[key] = { per_second: 1_000_000, burst_count: 1_000_000 };
+  // the waiting-polls scenario holds 100 polls per user (the default cap is 20)
+  config['max_waiting_polls_per_user'] = 1_000;
   writeFileSync(configPath, stringify(config));
-  const proc = await spawnNode([AXON, 'start', '--config', configPath], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
+  const proc = await spawnNode([...(options.nodeArgs ?? []), AXON, 'start', '--config', configPath], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
     try {
       const parsed = JSON.parse(line) as { msg?: string; url?: string };
       return parsed.msg === 'listening' ? parsed.url : undefined;
@@ -92,4 +96,12 @@ export function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) : Number.NaN;
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // fields after the parenthesised command name; utime and stime are the 14th and 15th
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }

@@ -16,8 +16,12 @@ export interface ScenarioContext {
   api: MatrixApi;
   smoke: boolean;
   ceilingUrl: string;
-  /** Asks the orchestrator something about the server process (e.g. its memory). */
-  ask(question: 'server-rss-kib'): Promise<number>;
+  /**
+   * Asks the orchestrator about the server processes: Axon's resident memory (KiB), or the
+   * CPU time (ms) Axon or the ceiling has used so far, which a loaded machine inflates far
+   * less than wall-clock rates.
+   */
+  ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms'): Promise<number>;
   log(message: string): void;
 }
 

@@ -18,7 +18,7 @@ async function runFor(ms: number, workers: number, once: (w: number) => Promise<
 }
 
 /** 4. 20 concurrent senders into 20 rooms, against the bare node:http ceiling with the same request shape. */
-export const throughput: Scenario = async ({ api, smoke, ceilingUrl, log }) => {
+export const throughput: Scenario = async ({ api, smoke, ceilingUrl, ask, log }) => {
   const users = await makeUsers(api, SENDERS, 'tput');
   const rooms = await Promise.all(users.map((u) => api.createRoom(u)));
   const seconds = smoke ? 1 : 5;
@@ -27,21 +27,29 @@ export const throughput: Scenario = async ({ api, smoke, ceilingUrl, log }) => {
   const body = { msgtype: 'm.text', body: 'throughput' };
   const axonRates: number[] = [];
   const ceilingRates: number[] = [];
+  const axonCpu: number[] = [];
+  const ceilingCpu: number[] = [];
   for (let run = 0; run < runs + 1; run++) {
+    const axonCpu0 = await ask('server-cpu-ms');
     const axon = await runFor(seconds * 1000, SENDERS, async (w) => {
       const r = await requestJson(agent, api.baseUrl, 'PUT',
         `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
       if (r.status !== 200) throw new Error(`send: ${r.status} ${JSON.stringify(r.body)}`);
     });
+    const axonCpuUs = ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / (axon * seconds);
+    const ceilingCpu0 = await ask('ceiling-cpu-ms');
     const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
       await requestJson(agent, ceilingUrl, 'PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
     });
+    const ceilingCpuUs = ((await ask('ceiling-cpu-ms')) - ceilingCpu0) * 1000 / (ceiling * seconds);
     // the first round warms up both
     if (run > 0) {
       axonRates.push(axon);
       ceilingRates.push(ceiling);
+      axonCpu.push(axonCpuUs);
+      ceilingCpu.push(ceilingCpuUs);
     }
-    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s, ceiling ${ceiling.toFixed(0)}/s`);
+    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
   const axon = median(axonRates);
   const ceiling = median(ceilingRates);
@@ -49,5 +57,11 @@ export const throughput: Scenario = async ({ api, smoke, ceilingUrl, log }) => {
     judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms: messages/s`, value: axon, unit: 'msg/s', target: '>= 3000', synapse: '59-79' }),
     { scenario: '4 throughput', metric: 'bare node:http ceiling, same request shape', value: ceiling, unit: 'req/s' },
     judged({ scenario: '4 throughput', metric: 'Axon / ceiling', value: axon / ceiling, unit: 'ratio', target: '>= 0.5' }),
+    // Load-independent views: the server's own CPU time per message, and the rate one
+    // core would sustain at that cost; other processes on a shared machine barely move it.
+    { scenario: '4 throughput', metric: 'Axon server CPU per message', value: median(axonCpu), unit: 'us' },
+    { scenario: '4 throughput', metric: 'ceiling server CPU per request', value: median(ceilingCpu), unit: 'us' },
+    { scenario: '4 throughput', metric: 'messages/s one core sustains at that CPU cost', value: 1e6 / median(axonCpu), unit: 'msg/s' },
+    { scenario: '4 throughput', metric: 'CPU-cost ratio (ceiling us / Axon us)', value: median(ceilingCpu) / median(axonCpu), unit: 'ratio' },
   ];
 };
