@@ -19,7 +19,9 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
     const labels: Record<string, string> = {};
     for (const [, k, v] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!.replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     const value = m[3] === '+Inf' ? Infinity : Number(m[3]);
-    expect(Number.isNaN(value), line).toBe(false);
+    // NaN is valid exposition, and prom-client's event-loop lag gauges are NaN when two scrapes
+    // fall within one sampling interval (10 ms, no sample in between); every other value is a number.
+    if (!m[1]!.startsWith('nodejs_eventloop_lag_')) expect(Number.isNaN(value), line).toBe(false);
     samples.push({ name: m[1]!, labels, value });
   }
   return { samples, types };

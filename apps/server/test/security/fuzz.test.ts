@@ -30,7 +30,7 @@ let eventId: string;
 
 beforeAll(async () => {
   srv = await startSecurityServer();
-  watch = new DbWatch(srv);
+  watch = await DbWatch.open(srv);
   [alice, bob] = await Promise.all([register(srv.baseUrl), register(srv.baseUrl)]);
   const created = await request<{ room_id: string }>(srv.baseUrl, 'POST', `${V1}/createRoom`, { token: alice.accessToken, body: { preset: 'public_chat' } });
   const sent = await request<{ event_id: string }>(srv.baseUrl, 'PUT', `${V1}/rooms/${encodeURIComponent(created.body.room_id)}/send/m.room.message/f1`,
@@ -39,7 +39,7 @@ beforeAll(async () => {
   values = validPathValues({ userId: alice.userId, roomId: created.body.room_id, eventId, serverName: srv.config.server_name });
 }, 30_000);
 afterAll(async () => {
-  watch.close();
+  await watch?.close();
   await srv.close();
 });
 
@@ -111,7 +111,7 @@ describe(`fuzz every served operation (${SECONDS} s, seed ${SEED})`, () => {
       fc.asyncProperty(caseArb, async (c) => {
         runs++;
         const req = toRequest(c);
-        const m = watch.mark();
+        const m = await watch.mark();
         const res: RawResponse = await rawRequest(srv.baseUrl, { ...req, timeoutMs: 5_000 });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const label = `${c.op.operationId} ${req.method} ${req.path.slice(0, 200)}`;
@@ -119,7 +119,7 @@ describe(`fuzz every served operation (${SECONDS} s, seed ${SEED})`, () => {
         if (res.status >= 400) {
           const body = JSON.parse(res.text) as { errcode?: unknown; error?: unknown };
           if (typeof body.errcode !== 'string' || !/^M_[A-Z_]+$/.test(body.errcode) || typeof body.error !== 'string') throw new Error(`${label}: not a Matrix error: ${res.text.slice(0, 200)}`);
-          const changed = watch.changes(m);
+          const changed = await watch.changes(m);
           if (changed.length > 0) throw new Error(`${label}: refused with ${res.status} but changed ${changed.join(', ')}`);
         }
       }),

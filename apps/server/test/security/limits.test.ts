@@ -17,13 +17,13 @@ const enc = encodeURIComponent;
 
 beforeAll(async () => {
   [srv, small] = await Promise.all([startSecurityServer(), startSecurityServer({ config: { max_request_body_size: '16K' } })]);
-  watch = new DbWatch(srv);
+  watch = await DbWatch.open(srv);
   alice = await register(srv.baseUrl);
   const created = await request<{ room_id: string }>(srv.baseUrl, 'POST', `${V1}/createRoom`, { token: alice.accessToken, body: {} });
   roomId = created.body.room_id;
 }, 30_000);
 afterAll(async () => {
-  watch.close();
+  await watch?.close();
   expect(srv.specViolations()).toEqual([]);
   await Promise.all([srv.close(), small.close()]);
 });

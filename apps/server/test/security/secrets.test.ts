@@ -55,7 +55,7 @@ describe('shared-secret registration', () => {
 describe('tokens and passwords', () => {
   it('never stores an access token or a password in the clear', async () => {
     const a = await register(srv.baseUrl, 'plaintextcheck', 'a very particular password');
-    const dump = JSON.stringify(snapshotDb(srv));
+    const dump = JSON.stringify(await snapshotDb(srv));
     expect(dump).not.toContain(a.accessToken);
     expect(dump).not.toContain('a very particular password');
   });

@@ -4,10 +4,9 @@ import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OperationInfo } from '@axon/contract';
-import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { servedOperations } from '../../src/http/router.js';
-import { startServer, type StartOptions, type TestServer } from '../helpers/index.js';
+import { connectDb, startServer, type DbConnection, type StartOptions, type TestServer } from '../helpers/index.js';
 
 export type Json = Record<string, unknown>;
 
@@ -109,21 +108,23 @@ export const HOSTILE_SEGMENTS: readonly { label: string; raw: string }[] = [
 /** Tables and a digest of their rows: equal snapshots mean the database did not change. */
 export interface DbSnapshot { [table: string]: string }
 
-/** Reads the SQLite database through a second, read-only connection (WAL lets it see every commit). */
-export function snapshotDb(srv: TestServer, ignore: readonly string[] = []): DbSnapshot {
-  const file = path.join(srv.dataDir, 'homeserver.db');
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+/** Every row of `tables`, in an order that does not depend on where the rows sit on disk. */
+async function snapshotTables(conn: DbConnection, tables: readonly string[]): Promise<DbSnapshot> {
+  const out: DbSnapshot = {};
+  for (const name of tables) {
+    const rows = await conn.query(conn.backend === 'sqlite' ? `SELECT * FROM "${name}"` : `SELECT * FROM "${name}" t ORDER BY t::text COLLATE "C"`);
+    out[name] = `${rows.length}:${JSON.stringify(rows)}`;
+  }
+  return out;
+}
+
+/** Every row of every table (but `ignore`), read through a connection of its own, on either backend. */
+export async function snapshotDb(srv: TestServer, ignore: readonly string[] = []): Promise<DbSnapshot> {
+  const conn = await connectDb(srv);
   try {
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
-    const out: DbSnapshot = {};
-    for (const { name } of tables) {
-      if (ignore.includes(name)) continue;
-      const rows = db.prepare(`SELECT * FROM "${name}"`).raw().all();
-      out[name] = `${rows.length}:${JSON.stringify(rows)}`;
-    }
-    return out;
+    return await snapshotTables(conn, (await conn.tables()).filter((t) => !ignore.includes(t)));
   } finally {
-    db.close();
+    await conn.close();
   }
 }
 
@@ -241,40 +242,69 @@ export function sampleBody(operationId: string, ctx: { userId: string; otherUser
  */
 export const BACKGROUND_TABLES: readonly string[] = ['presence'];
 
+export interface DbMark { v: string; snap: DbSnapshot }
+
 /**
- * Watches the server's SQLite database for commits through a read-only connection.
- * `PRAGMA data_version` changes whenever another connection commits, so the full row
- * snapshot is only re-read when something was committed.
+ * Watches the server's database for commits through a connection of its own, on either
+ * backend, and compares table contents (background tables aside).
+ * - SQLite: `PRAGMA data_version` changes whenever another connection commits, so the
+ *   full row snapshot is only re-read when something was committed.
+ * - PostgreSQL: every insert, update or delete gives a row a new (ctid, xmin), so a digest
+ *   of those per table (cheap: no column is read) says which tables may have changed; only
+ *   their contents are digested again (md5 of the sorted rows, computed by the server).
  */
 export class DbWatch {
-  private readonly db: Database.Database;
-  private last: { v: number; snap: DbSnapshot } | null = null;
-  constructor(private readonly srv: TestServer, private readonly ignore: readonly string[] = BACKGROUND_TABLES) {
-    this.db = new Database(path.join(srv.dataDir, 'homeserver.db'), { readonly: true, fileMustExist: true });
+  private last: DbMark | null = null;
+  /** PostgreSQL: the content digest of each table and the (ctid, xmin) digest it was taken at. */
+  private readonly digests = new Map<string, { fp: string; digest: string }>();
+  private constructor(private readonly conn: DbConnection, private readonly tables: readonly string[]) {}
+
+  static async open(srv: TestServer, ignore: readonly string[] = BACKGROUND_TABLES): Promise<DbWatch> {
+    const conn = await connectDb(srv);
+    return new DbWatch(conn, (await conn.tables()).filter((t) => !ignore.includes(t)));
   }
-  private version(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+
+  private async pgFingerprints(): Promise<Record<string, string>> {
+    const sql = this.tables.map((t) => `SELECT '${t}' AS t, count(*) || ':' || coalesce(md5(string_agg(ctid::text || xmin::text, ',' ORDER BY ctid)), '') AS fp FROM "${t}"`).join(' UNION ALL ');
+    return Object.fromEntries((await this.conn.query<{ t: string; fp: string }>(sql)).map((r) => [r.t, r.fp]));
   }
+
   /** The database as it is now (cheap when nothing was committed since the last mark). */
-  mark(): { v: number; snap: DbSnapshot } {
-    const v = this.version();
-    if (this.last?.v !== v) this.last = { v, snap: snapshotDb(this.srv, this.ignore) };
+  async mark(): Promise<DbMark> {
+    if (this.conn.backend === 'sqlite') {
+      const [row] = await this.conn.query<{ data_version: number }>('PRAGMA data_version');
+      const v = String(row!.data_version);
+      if (this.last?.v !== v) this.last = { v, snap: await snapshotTables(this.conn, this.tables) };
+      return this.last;
+    }
+    const fps = await this.pgFingerprints();
+    const v = JSON.stringify(fps);
+    if (this.last?.v === v) return this.last;
+    const stale = this.tables.filter((t) => this.digests.get(t)?.fp !== fps[t]);
+    if (stale.length > 0) {
+      const sql = stale.map((t) => `SELECT '${t}' AS t, count(*) || ':' || coalesce(md5(string_agg(r::text, E'\\n' ORDER BY r::text COLLATE "C")), '') AS digest FROM "${t}" r`).join(' UNION ALL ');
+      for (const r of await this.conn.query<{ t: string; digest: string }>(sql)) this.digests.set(r.t, { fp: fps[r.t]!, digest: r.digest });
+    }
+    this.last = { v, snap: Object.fromEntries(this.tables.map((t) => [t, this.digests.get(t)!.digest])) };
     return this.last;
   }
+
   /** Tables whose rows differ from `since` (background tables aside). */
-  changes(since: { v: number; snap: DbSnapshot }): string[] {
-    if (this.version() === since.v) return [];
-    return changedTables(since.snap, this.mark().snap);
+  async changes(since: DbMark): Promise<string[]> {
+    const now = await this.mark();
+    return now.v === since.v ? [] : changedTables(since.snap, now.snap);
   }
+
   /** Runs `fn`; fails naming the changed tables if the database changed meanwhile. */
   async expectNoWrite<T>(label: string, fn: () => Promise<T>): Promise<T> {
-    const m = this.mark();
+    const m = await this.mark();
     const out = await fn();
-    const changed = this.changes(m);
+    const changed = await this.changes(m);
     if (changed.length > 0) expect.fail(`${label}: the database changed (${changed.join(', ')})`);
     return out;
   }
-  close(): void {
-    this.db.close();
+
+  close(): Promise<void> {
+    return this.conn.close();
   }
 }
