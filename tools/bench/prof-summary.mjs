@@ -1,10 +1,12 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`, or `pnpm bench --cpu-prof DIR`):
 // self and total time per function, and self time per package / area.
-// Usage: node tools/bench/prof-summary.mjs FILE.cpuprofile [topN]
+// Usage: node tools/bench/prof-summary.mjs FILE.cpuprofile [topN] [FUNCTION]
+// With FUNCTION, only samples under a frame of that name count (e.g. initialSync).
 import { readFileSync } from 'node:fs';
 
 const p = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const topN = Number(process.argv[3] ?? 30);
+const under = process.argv[4];
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const parent = new Map();
 for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -27,8 +29,13 @@ const totalT = new Map();
 const areaT = new Map();
 let total = 0;
 let idle = 0;
+const isUnder = (id) => {
+  for (let cur = id; cur !== undefined; cur = parent.get(cur)) if (byId.get(cur).callFrame.functionName === under) return true;
+  return false;
+};
 for (const [id, t] of time) {
   const n = byId.get(id);
+  if (under && !isUnder(id)) continue;
   total += t;
   if (n.callFrame.functionName === '(idle)') idle += t;
   selfT.set(key(n), (selfT.get(key(n)) ?? 0) + t);

@@ -94,6 +94,14 @@ export class Notifier {
     return this.current;
   }
 
+  /**
+   * Moves "now" to a committed position at once, waking nobody: reads that follow a write
+   * see it even before its fan-out (onNewEvent, deferred) has run.
+   */
+  advanceCurrent(key: StreamKey, position: number): void {
+    this.current = advance(this.current, key, position);
+  }
+
   onNewEvent(key: StreamKey, position: number, targets: NotifyTargets = {}): void {
     this.current = advance(this.current, key, position);
     // A user reached twice (named, and through a room) is harmless: the second time

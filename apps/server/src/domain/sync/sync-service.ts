@@ -44,6 +44,10 @@ export interface SyncOptions {
   recentEvents: number;
   /** /events calls one user may have waiting at once (429 beyond). */
   maxWaitingPollsPerUser: number;
+  /** The last events of each room kept in memory for initialSync (a larger limit reads the store). */
+  roomTailEvents: number;
+  /** Rooms whose tails are kept (least recently used dropped first). */
+  roomTailRooms: number;
 }
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
@@ -56,6 +60,8 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   messagesMaxLimit: 1000,
   recentEvents: 20_000,
   maxWaitingPollsPerUser: 20,
+  roomTailEvents: 20,
+  roomTailRooms: 10_000,
 };
 
 export interface SyncServiceDeps {
@@ -123,6 +129,15 @@ interface RoomPrefetch {
   readonly joinedSince?: number;
 }
 
+/**
+ * A room's newest events, oldest first, contiguous up to the newest persisted one; `all`
+ * when they are every event of the room.
+ */
+interface RoomTail {
+  events: PersistedEvent[];
+  all: boolean;
+}
+
 export class SyncService {
   readonly notifier: Notifier;
   readonly membership: MembershipIndex;
@@ -133,6 +148,10 @@ export class SyncService {
   private readonly now: () => number;
   private readonly recent = new Map<number, PersistedEvent>();
   private recentMin = Number.POSITIVE_INFINITY;
+  /** initialSync's timelines without SQL: see RoomTail, extendTail and fillTail. */
+  private readonly tails = new Map<string, RoomTail>();
+  /** Stream ordering of each room's newest event handed to onPersisted. */
+  private readonly lastPersistedIn = new Map<string, number>();
   private stopped = false;
   private pollSlots: PollSlots;
 
@@ -204,11 +223,17 @@ export class SyncService {
   onPersisted(events: readonly PersistedEvent[]): void {
     for (const ev of events) {
       this.remember(ev);
+      this.extendTail(ev);
       if (ev.type === 'm.room.member' && ev.state_key !== undefined && typeof ev.content['membership'] === 'string') {
         this.membership.apply(ev.room_id, ev.state_key, ev.content['membership'] as Membership, ev.stream_ordering);
       }
       if (ev.type === 'm.room.redaction' && ev.redacts !== undefined) this.forgetRedacted(ev.redacts);
     }
+    // "Now" includes them at once, so the writer's next read sees its write whatever the
+    // turn of the event loop (SQLite's group commit answers from the check phase, and the
+    // deferred fan-out below would then run only after the next requests are read).
+    const last = events.at(-1);
+    if (last && !this.stopped) this.notifier.advanceCurrent('room', last.stream_ordering);
     setImmediate(() => {
       if (this.stopped) return;
       for (const ev of events) {
@@ -228,6 +253,58 @@ export class SyncService {
       this.recent.delete(this.recentMin);
       this.recentMin++;
     }
+  }
+
+  private setTail(roomId: string, tail: RoomTail): void {
+    this.tails.delete(roomId);
+    this.tails.set(roomId, tail);
+    if (this.tails.size > this.options.roomTailRooms) this.tails.delete(this.tails.keys().next().value!);
+  }
+
+  /** Appends a just-persisted event to its room's tail; a redaction drops the tail (stored copies change). */
+  private extendTail(ev: PersistedEvent): void {
+    this.lastPersistedIn.set(ev.room_id, ev.stream_ordering);
+    let tail = this.tails.get(ev.room_id);
+    if (ev.type === 'm.room.redaction') {
+      this.tails.delete(ev.room_id);
+      return;
+    }
+    if (!tail && ev.type === 'm.room.create' && ev.state_key === '') this.setTail(ev.room_id, (tail = { events: [], all: true }));
+    if (!tail) return;
+    // A room's depths go up by one per event: anything else means an event of the room
+    // was handed over out of order or not at all (a redaction still applying, another
+    // process's commit), and the tail could have a hole.
+    const last = tail.events.at(-1);
+    if (last && (last.stream_ordering >= ev.stream_ordering || ev.topological_ordering !== last.topological_ordering + 1)) {
+      this.tails.delete(ev.room_id);
+      return;
+    }
+    tail.events.push(ev);
+    if (tail.events.length > this.options.roomTailEvents) {
+      tail.events.shift();
+      tail.all = false;
+    }
+  }
+
+  /** The room's last `limit` events up to `upTo`, oldest first, from its tail; undefined if the tail cannot tell. */
+  private tailAt(roomId: string, upTo: number, limit: number): PersistedEvent[] | undefined {
+    const tail = this.tails.get(roomId);
+    if (!tail) return undefined;
+    let end = tail.events.length;
+    while (end > 0 && tail.events[end - 1]!.stream_ordering > upTo) end--;
+    if (end >= limit) return tail.events.slice(end - limit, end);
+    return tail.all ? tail.events.slice(0, end) : undefined;
+  }
+
+  /**
+   * Keeps what the store gave for a room (its last `limit` events up to `upTo`, the
+   * notifier's position, so every event up to there has been through onPersisted) as its
+   * tail, unless a newer event of the room went by while it had none.
+   */
+  private fillTail(roomId: string, events: readonly PersistedEvent[], upTo: number, limit: number): void {
+    if (limit === 0 || limit > this.options.roomTailEvents || this.tails.has(roomId)) return;
+    if ((this.lastPersistedIn.get(roomId) ?? 0) > upTo) return;
+    this.setTail(roomId, { events: [...events], all: events.length < limit });
   }
 
   private forgetRedacted(eventId: string): void {
@@ -473,7 +550,21 @@ export class SyncService {
     const joinedRooms: string[] = [];
     // The timelines of the rooms the user is joined to now (the common case) in one read.
     const joinedNow = rows.filter((r) => !r.forgotten && r.membership === 'join' && r.streamOrdering <= snapshot.room.stream);
-    const latestByRoom = await this.store.getLatestEventsInRooms(joinedNow.map((r) => r.roomId), snapshot.room.stream, limit);
+    const latestByRoom = new Map<string, PersistedEvent[]>();
+    const misses: string[] = [];
+    for (const r of joinedNow) {
+      const fromTail = this.tailAt(r.roomId, snapshot.room.stream, limit);
+      if (fromTail) latestByRoom.set(r.roomId, fromTail);
+      else misses.push(r.roomId);
+    }
+    if (misses.length > 0) {
+      const read = await this.store.getLatestEventsInRooms(misses, snapshot.room.stream, limit);
+      for (const roomId of misses) {
+        const events = read.get(roomId) ?? [];
+        latestByRoom.set(roomId, events);
+        this.fillTail(roomId, events, snapshot.room.stream, limit);
+      }
+    }
     for (const row of rows) {
       if (row.forgotten) continue;
       let membership = row.membership;
