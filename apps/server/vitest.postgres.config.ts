@@ -19,6 +19,11 @@ export default defineConfig({
     exclude: skip ? [] : ['test/postgres/not-run.test.ts', '**/node_modules/**'],
     globalSetup: skip ? [] : ['test/postgres/global-setup.ts'],
     env: { AXON_TEST_DATABASE: 'postgres' },
+    // Every storage call is a round trip to another process here (in-process on SQLite), and a
+    // test server migrates a fresh database: a test of many requests (registrations with scrypt
+    // included) takes longer than the 5 s default when the machine is busy.
+    testTimeout: 15_000,
+    hookTimeout: 30_000,
     passWithNoTests: true,
   },
 });

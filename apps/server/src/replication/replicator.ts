@@ -4,6 +4,7 @@ import type { SyncService } from '../domain/sync/sync-service.js';
 import type { Logger } from '../logging.js';
 import type { EventStore } from '../storage/events.js';
 import type { StreamStore } from '../storage/streams.js';
+import { escapeTextParams, pgTypes } from '../storage/postgres/pg-db.js';
 import { eventFromRow } from '../storage/sqlite/sqlite-events.js';
 import type { ReplicationBus, ReplicationMessage } from './bus.js';
 
@@ -41,8 +42,9 @@ export class Replicator {
       connectionString: url,
       max: 2,
       application_name: 'axon-replication',
-      types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
+      types: pgTypes,
     });
+    this.reader.on('connect', escapeTextParams);
     this.reader.on('error', () => {});
   }
 

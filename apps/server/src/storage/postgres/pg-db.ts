@@ -2,11 +2,56 @@ import pg from 'pg';
 import type { Migration } from '../migrations/sqlite.js';
 import { postgresMigrations } from '../migrations/postgres.js';
 
-/** BIGINT (int8) and count(*) arrive as numbers: every value Axon stores is below 2^53. */
+/**
+ * U+0000 in text. SQLite stores it like any other character; PostgreSQL's text cannot hold it
+ * ("invalid byte sequence for encoding \"UTF8\": 0x00"), so a display name or a path id with
+ * a NUL would be a 500 here and a plain answer on SQLite. So that both backends store and
+ * return the same strings, every string parameter is escaped on the way in and every text
+ * value unescaped on the way out: U+0000 becomes U+FFFF '0' and U+FFFF becomes U+FFFF U+FFFF.
+ * U+FFFF is a noncharacter, so the escape is a bijection that in practice never fires except
+ * on NUL; equality (lookups, keys) is unchanged. JSON columns hold JSON text, where
+ * JSON.stringify already writes NUL as \u0000.
+ */
+const ESC = '\uffff';
+export function encodeText(s: string): string {
+  return /[\u0000\uffff]/.test(s) ? s.replace(/[\u0000\uffff]/g, (c) => (c === '\u0000' ? `${ESC}0` : ESC + ESC)) : s;
+}
+export function decodeText(s: string): string {
+  return s.includes(ESC) ? s.replace(/\uffff([0\uffff])/g, (_m, c: string) => (c === '0' ? '\u0000' : ESC)) : s;
+}
+const encodeParam = (v: unknown): unknown => (typeof v === 'string' ? encodeText(v) : Array.isArray(v) ? v.map(encodeParam) : v);
+
+/** Escapes the string parameters (and string arrays) of every query this client runs. */
+export function escapeTextParams(client: pg.ClientBase): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const [config, values] = args;
+    if (Array.isArray(values)) {
+      args[1] = values.map(encodeParam);
+    } else if (config !== null && typeof config === 'object' && !('submit' in config) && Array.isArray((config as { values?: unknown }).values)) {
+      args[0] = { ...config, values: (config as { values: unknown[] }).values.map(encodeParam) };
+    }
+    return query(...args);
+  };
+}
+
 const INT8_OID = 20;
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+const TEXT_OID = 25;
+const VARCHAR_OID = 1043;
+const TEXT_ARRAY_OID = 1009;
+const parseTextArray = pg.types.getTypeParser(TEXT_ARRAY_OID as never, 'text') as (v: string) => (string | null)[];
+/**
+ * BIGINT (int8) and count(*) arrive as numbers: every value Axon stores is below 2^53.
+ * Text is unescaped (see encodeText).
+ */
+export const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (format === 'binary') return pg.types.getTypeParser(oid, format);
+    if (oid === INT8_OID) return (v: string) => Number(v);
+    if (oid === TEXT_OID || oid === VARCHAR_OID) return decodeText;
+    if (oid === TEXT_ARRAY_OID) return (v: string) => parseTextArray(v).map((x) => (x === null ? x : decodeText(x)));
+    return pg.types.getTypeParser(oid, format);
+  }) as typeof pg.types.getTypeParser,
 };
 
 export interface PgOptions {
@@ -21,9 +66,10 @@ export function createPool(options: PgOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
-    types,
+    types: pgTypes,
     application_name: 'axon',
   });
+  pool.on('connect', escapeTextParams);
   // An idle client whose connection dies (server restart) must not crash the process;
   // the pool drops it and the next checkout opens a fresh one.
   pool.on('error', () => {});
