@@ -5,6 +5,7 @@ import { SqliteEventStore } from './sqlite-events.js';
 import { SqliteStreamStore } from './sqlite-streams.js';
 import { SqliteMediaStore } from './sqlite-media.js';
 import { SqlitePresenceListStore } from './sqlite-presence-list.js';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:'. */
@@ -63,6 +64,8 @@ export function migrate(db: Database.Database, migrations: readonly Migration[] 
 export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private closed = false;
+  /** WAL checkpoints on a worker thread (file databases); see sqlite-checkpointer.ts. */
+  private readonly checkpointer: Checkpointer | null;
   private readonly stmts;
   readonly events: SqliteEventStore;
   readonly streams: SqliteStreamStore;
@@ -76,6 +79,8 @@ export class SqliteStorage implements Storage {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
+    this.checkpointer = options.file === ':memory:' || options.file === '' ? null
+      : startCheckpointer(this.db, options.file, options.synchronous === 'FULL' ? 'FULL' : 'NORMAL');
     this.events = new SqliteEventStore(this.db);
     this.streams = new SqliteStreamStore(this.db);
     this.media = new SqliteMediaStore(this.db);
@@ -152,6 +157,8 @@ export class SqliteStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the worker's connection first: the last one to close checkpoints and removes the WAL
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }
