@@ -88,6 +88,37 @@ const INVITE_STATE_TYPES = ['m.room.join_rules', 'm.room.canonical_alias', 'm.ro
 
 const MEMBERSHIPS_SHOWN: ReadonlySet<string> = new Set(['join', 'invite']);
 
+interface StopWatch {
+  readonly polls: Set<() => void>;
+  readonly onAbort: () => void;
+}
+const stopWatches = new WeakMap<AbortSignal, StopWatch>();
+
+/**
+ * Calls `fn` when the server's shutdown signal fires; returns the undo. Every waiting poll
+ * watches that one signal, and EventTarget's add and remove scan its listeners, so one
+ * listener per poll made 10,000 polls cost O(n^2): here the signal has one listener while
+ * any poll waits (none after), and the polls a Set.
+ */
+function whenStopping(stopping: AbortSignal, fn: () => void): () => void {
+  let watch = stopWatches.get(stopping);
+  if (!watch) {
+    const polls = new Set<() => void>();
+    watch = { polls, onAbort: () => { for (const f of [...polls]) f(); } };
+    stopWatches.set(stopping, watch);
+    stopping.addEventListener('abort', watch.onAbort, { once: true });
+  }
+  const own = watch;
+  own.polls.add(fn);
+  return () => {
+    own.polls.delete(fn);
+    if (own.polls.size === 0 && stopWatches.get(stopping) === own) {
+      stopWatches.delete(stopping);
+      stopping.removeEventListener('abort', own.onAbort);
+    }
+  };
+}
+
 /** A pagination token, or 400 M_BAD_PAGINATION. */
 function parseFrom(text: string): StreamToken {
   try {
@@ -364,7 +395,7 @@ export class SyncService {
     const onStop = (): void => ac.abort();
     const onClose = (): void => ac.abort();
     if (stopping.aborted || signal.aborted) ac.abort();
-    stopping.addEventListener('abort', onStop, { once: true });
+    const unwatch = whenStopping(stopping, onStop);
     signal.addEventListener('abort', onClose, { once: true });
     try {
       const outcome = await this.notifier.waitForEvents(req.userId, from, timeout, ac.signal,
@@ -376,7 +407,7 @@ export class SyncService {
       // aborted: shutting down (answer an empty chunk at once) or the client left (unread)
       return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(end))},"chunk":[]}`;
     } finally {
-      stopping.removeEventListener('abort', onStop);
+      unwatch();
       signal.removeEventListener('abort', onClose);
       release();
       releaseSlot();
