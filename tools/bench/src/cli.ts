@@ -5,6 +5,7 @@
 // full runs, records a section in docs/benchmarks.md.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { cpuMs, repoRoot, rssKiB, startAxon, startCeiling, type RunningProcess } from './processes.js';
 import { section, table, type RunInfo } from './report.js';
@@ -28,7 +29,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** Runs one scenario in a fresh client process under a raised open-file limit. */
-function runScenario(name: string, axon: RunningProcess, ceiling: RunningProcess, smoke: boolean): Promise<Row[]> {
+function runScenario(name: string, axon: RunningProcess & { metricsUrl: string }, ceiling: RunningProcess, smoke: boolean): Promise<Row[]> {
   const client = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec node "$@"', 'node',
     path.join(repoRoot, 'tools/bench/dist/client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -46,7 +47,7 @@ function runScenario(name: string, axon: RunningProcess, ceiling: RunningProcess
       }
     });
     client.once('exit', (code) => { clearTimeout(deadline); reject(new Error(`${name}: client exited ${code}`)); });
-    client.send({ job: { scenario: name, baseUrl: axon.url, ceilingUrl: ceiling.url, smoke } });
+    client.send({ job: { scenario: name, baseUrl: axon.url, metricsUrl: axon.metricsUrl, ceilingUrl: ceiling.url, smoke } });
   });
 }
 
@@ -56,6 +57,8 @@ async function main(): Promise<number> {
   const database = opts.postgres ? 'PostgreSQL, 1 process' : 'SQLite, 1 process';
   console.log(`bench: ${opts.smoke ? 'smoke' : 'full'} run on ${database}: ${names.join(', ')}`);
   const rows: Row[] = [];
+  const loadAtStart = loadavg()[0]!.toFixed(2);
+  console.log(`bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} CPUs`);
   let failed = false;
   const ceiling = await startCeiling();
   try {
@@ -86,6 +89,7 @@ async function main(): Promise<number> {
     mode: opts.smoke ? 'smoke' : 'full',
     database,
     command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+    load: `${loadAtStart} / ${loadavg()[0]!.toFixed(2)}`,
   };
   const outDir = path.join(repoRoot, 'bench-results');
   mkdirSync(outDir, { recursive: true });

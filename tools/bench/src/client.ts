@@ -1,12 +1,13 @@
 // The load side of the bench: a process of its own, so the server's figures are not the
 // client's. The orchestrator sends one scenario to run and answers questions about the
 // server process (its memory); results go back over IPC.
+import { get } from 'node:http';
 import { makeAgent } from './http.js';
 import { MatrixApi } from './matrix.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
-interface Job { scenario: string; baseUrl: string; ceilingUrl: string; smoke: boolean }
+interface Job { scenario: string; baseUrl: string; metricsUrl: string; ceilingUrl: string; smoke: boolean }
 type Incoming = { job: Job } | { answer: number; id: number };
 
 const pending = new Map<number, (value: number) => void>();
@@ -35,6 +36,17 @@ process.on('message', (msg: Incoming) => {
       send({ question, id });
     }),
     log: (message) => send({ log: message }),
+    metric: (name) => new Promise<number>((resolve, reject) => {
+      get(`${job.metricsUrl}/_synapse/metrics`, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { text += d; });
+        res.on('end', () => {
+          const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+          resolve(line ? Number(line.slice(name.length + 1)) : Number.NaN);
+        });
+      }).on('error', reject);
+    }),
   }).then(
     (rows: Row[]) => send({ rows }),
     (err: unknown) => send({ error: err instanceof Error ? err.stack ?? err.message : String(err) }),

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -57,7 +58,19 @@ export interface AxonOptions {
 }
 
 /** Axon as an operator would run it (generated config), with rate limits out of the way. */
-export async function startAxon(options: AxonOptions = {}): Promise<RunningProcess & { dataDir: string }> {
+/** A TCP port free on loopback right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startAxon(options: AxonOptions = {}): Promise<RunningProcess & { dataDir: string; metricsUrl: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'axon-bench-'));
   const configPath = path.join(dataDir, 'homeserver.yaml');
   const gen = spawn('node', [AXON, 'generate-config', '--server-name', 'bench.local', '--config-path', configPath,
@@ -68,6 +81,10 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningProce
   for (const key of ['rc_message', 'rc_login', 'rc_registration']) config[key] = { per_second: 1_000_000, burst_count: 1_000_000 };
   // the waiting-polls scenario holds 100 polls per user (the default cap is 20)
   config['max_waiting_polls_per_user'] = 1_000;
+  // a metrics listener, so scenarios can read the server's own gauges (waiting polls)
+  const metricsPort = await freePort();
+  config['enable_metrics'] = true;
+  (config['listeners'] as unknown[]).push({ port: metricsPort, bind_addresses: ['127.0.0.1'], type: 'metrics', x_forwarded: false });
   writeFileSync(configPath, stringify(config));
   const proc = await spawnNode([...(options.nodeArgs ?? []), AXON, 'start', '--config', configPath], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
     try {
@@ -82,6 +99,7 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningProce
   return {
     ...proc,
     dataDir,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     stop: async () => { await proc.stop(); rmSync(dataDir, { recursive: true, force: true }); },
   };
 }

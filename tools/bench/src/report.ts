@@ -6,6 +6,8 @@ export interface RunInfo {
   mode: string;
   database: string;
   command: string;
+  /** 1-minute load average of the machine at the start and at the end of the run. */
+  load?: string;
 }
 
 function fmt(v: number): string {
@@ -27,5 +29,6 @@ export function table(rows: readonly Row[]): string {
 }
 
 export function section(info: RunInfo, rows: readonly Row[]): string {
-  return [`### ${info.date}: ${info.mode}, ${info.database}`, '', `Machine: ${machine()}. Command: \`${info.command}\`.`, '', table(rows), ''].join('\n');
+  const load = info.load ? ` Load average (1 min) at start / end: ${info.load}.` : '';
+  return [`### ${info.date}: ${info.mode}, ${info.database}`, '', `Machine: ${machine()}.${load} Command: \`${info.command}\`.`, '', table(rows), ''].join('\n');
 }

@@ -23,6 +23,8 @@ export interface ScenarioContext {
    */
   ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms'): Promise<number>;
   log(message: string): void;
+  /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls. */
+  metric(name: string): Promise<number>;
 }
 
 export type Scenario = (ctx: ScenarioContext) => Promise<Row[]>;
