@@ -42,6 +42,9 @@ export type ClientEvent = {
   age: number;
 };
 
+/** A state event as served: `state_key` is always there. */
+export type ClientStateEvent = ClientEvent & { state_key: string };
+
 export interface FormatOptions {
   /** The `txn_token` of the requesting access token; see PersistedEvent.txn_token. */
   readonly requesterToken?: string | undefined;
@@ -104,6 +107,12 @@ function wantsTxn(ev: Formattable, opts: FormatOptions | undefined): boolean {
 
 export function formatClientEvent(ev: PersistedEvent, now: number, opts?: FormatOptions): ClientEvent {
   return materialise(describe(ev, wantsTxn(ev, opts)), now) as ClientEvent;
+}
+
+/** formatClientEvent for an event known to be state (from a room's state, say). */
+export function formatStateEvent(ev: PersistedEvent, now: number, opts?: FormatOptions): ClientStateEvent {
+  if (typeof ev.state_key !== 'string') throw new TypeError(`${ev.event_id} is not a state event`);
+  return { ...formatClientEvent(ev, now, opts), state_key: ev.state_key };
 }
 
 /** An event's JSON text with holes for the ages: parts[0] age(ts[0]) parts[1] ... */
