@@ -44,7 +44,7 @@ export const roomStateHandlers: HandlerMap = {
     const state = await app.roomReads.visibleState(requester().userId, params.roomId!);
     const now = Date.now();
     const chunk = [...state.events()].filter((ev) => ev.type === 'm.room.member').map((ev) => formatStateEvent(ev, now));
-        // Filtered on type above: these are m.room.member events (test mode validates each).
+    // Filtered on type above: these are m.room.member events (test mode validates each).
     return { status: 200, body: { chunk: chunk as unknown as RoomMemberEvent[] } };
   },
 };
