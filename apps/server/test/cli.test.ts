@@ -35,6 +35,14 @@ describe('axon command', { timeout: 30_000 }, () => {
       expect((await login(hs.url, 'ops', 'first pw')).status).toBe(403);
       expect((await login(hs.url, 'ops', 'second pw')).status).toBe(200);
       expect((await runAxon(['reset-password', '--config', config, '--user', 'ghost', '--password', 'x'])).code).not.toBe(0);
+      // Synapse's 512-character limit applies to the operator's reset too (refused before the database is opened).
+      const tooLong = await runAxon(['reset-password', '--config', config, '--user', 'ops', '--password', 'x'.repeat(513)]);
+      expect(tooLong.code).toBe(1);
+      expect(tooLong.stderr).toContain('longer than 512 characters');
+      // register-user goes through the shared-secret API, which refuses it with Synapse's answer.
+      const longReg = await runAxon(['register-user', '--config', config, '--user', 'ops2', '--password', 'x'.repeat(513)]);
+      expect(longReg.code).not.toBe(0);
+      expect(longReg.stderr).toContain('400 M_UNKNOWN Invalid password');
       expect(hs.lines.join('\n')).not.toContain('second pw');
     } finally {
       expect(await hs.stop()).toBe(0);

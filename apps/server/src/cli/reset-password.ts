@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import { Accounts } from '../domain/accounts/accounts.js';
+import { checkPasswordLength, MAX_PASSWORD_LENGTH } from '../domain/accounts/password.js';
 import { openStorage } from '../storage/open.js';
 import { parseFlags, required } from './args.js';
 
@@ -9,6 +10,12 @@ export async function resetPasswordCommand(args: string[]): Promise<number> {
   const config = loadConfig(required(flags.config, 'config'));
   const user = required(flags.user, 'user');
   const password = required(flags.password, 'password');
+  try {
+    checkPasswordLength(password);
+  } catch {
+    console.error(`axon: the password is longer than ${MAX_PASSWORD_LENGTH} characters`);
+    return 1;
+  }
   const storage = await openStorage(config.database);
   try {
     const accounts = new Accounts(storage, { serverName: config.server_name, enableRegistration: config.enable_registration });

@@ -182,3 +182,56 @@ describe('user id grammar: M_INVALID_USERNAME', () => {
     }
   });
 });
+
+describe('password length: 512 characters (Synapse: 400 M_UNKNOWN "Invalid password")', () => {
+  const ok = 'p'.repeat(512);
+  const long = 'p'.repeat(513);
+  const invalid = (res: { status: number; body: Record<string, unknown> }, label: string) => {
+    expect(res.status, `${label}: ${JSON.stringify(res.body)}`).toBe(400);
+    expect(res.body.errcode, label).toBe('M_UNKNOWN');
+    expect(res.body.error, label).toBe('Invalid password');
+  };
+  const adminRegister = async (username: string, password: string) => {
+    const nonce = (await request<{ nonce: string }>(srv.baseUrl, 'GET', '/_synapse/admin/v1/register')).body.nonce;
+    const mac = createHmac('sha1', SHARED_SECRET).update(`${nonce}\0${username}\0${password}\0notadmin`).digest('hex');
+    return request(srv.baseUrl, 'POST', '/_synapse/admin/v1/register', { body: { nonce, username, password, mac } });
+  };
+
+  it('512 characters work everywhere; 513 are refused on every path, writing nothing', async () => {
+    const user = `pwlen${txn++}`;
+    expect((await request(srv.baseUrl, 'POST', `${V1}/register`, { body: { type: 'm.login.password', user, password: ok } })).status).toBe(200);
+    const session = await request<{ access_token: string }>(srv.baseUrl, 'POST', `${V1}/login`, { body: { type: 'm.login.password', user, password: ok } });
+    expect(session.status).toBe(200);
+    const token = session.body.access_token;
+
+    invalid(await watch.expectNoWrite('v1 register', () => request(srv.baseUrl, 'POST', `${V1}/register`,
+      { body: { type: 'm.login.password', user: `pwlong${txn++}`, password: long } })), 'v1 register');
+    // v2 checks the password before the username and before user-interactive auth, as Synapse does.
+    invalid(await watch.expectNoWrite('v2 register', () => request(srv.baseUrl, 'POST', `${V2}/register`,
+      { body: { username: `pwlong${txn++}`, password: long } })), 'v2 register');
+    invalid(await watch.expectNoWrite('v2 register, name taken', () => request(srv.baseUrl, 'POST', `${V2}/register`,
+      { body: { username: user, password: long } })), 'v2 register, name taken');
+    invalid(await watch.expectNoWrite('login', () => request(srv.baseUrl, 'POST', `${V1}/login`,
+      { body: { type: 'm.login.password', user, password: long } })), 'login');
+    invalid(await watch.expectNoWrite('account/password', () => request(srv.baseUrl, 'POST', `${V2}/account/password`,
+      { token, body: { new_password: long } })), 'account/password');
+    invalid(await adminRegister(`pwlong${txn++}`, long), 'admin register');
+    // Before the MAC is checked, as in Synapse.
+    const nonce = (await request<{ nonce: string }>(srv.baseUrl, 'GET', '/_synapse/admin/v1/register')).body.nonce;
+    invalid(await request(srv.baseUrl, 'POST', '/_synapse/admin/v1/register', { body: { nonce, username: `pwlong${txn++}`, password: long, mac: '00' } }), 'admin register, bad MAC');
+
+    // The refused change left the password and the session alone.
+    expect((await request(srv.baseUrl, 'POST', `${V1}/login`, { body: { type: 'm.login.password', user, password: ok } })).status).toBe(200);
+    expect((await request(srv.baseUrl, 'POST', `${V2}/account/password`, { token, body: { new_password: ok.toUpperCase() } })).status).toBe(200);
+    expect((await adminRegister(`pwok${txn++}`, ok)).status).toBe(200);
+  });
+
+  it('counts characters as Synapse (Python) does: code points, not UTF-16 units', async () => {
+    const emoji = '\u{1F600}';
+    const user = `pwemoji${txn++}`;
+    // 512 astral characters are 1,024 UTF-16 units: still 512 characters.
+    expect((await request(srv.baseUrl, 'POST', `${V1}/register`, { body: { type: 'm.login.password', user, password: emoji.repeat(512) } })).status).toBe(200);
+    expect((await request(srv.baseUrl, 'POST', `${V1}/login`, { body: { type: 'm.login.password', user, password: emoji.repeat(512) } })).status).toBe(200);
+    invalid(await request(srv.baseUrl, 'POST', `${V1}/register`, { body: { type: 'm.login.password', user: `pwemoji${txn++}`, password: emoji.repeat(513) } }), 'v1 register, 513 astral');
+  });
+});

@@ -2202,7 +2202,11 @@ export interface operations {
                     nonce: string;
                     /** @description The local part of the user ID to create. */
                     username: string;
-                    /** @description The password for the new account. */
+                    /**
+                     * @description The password for the new account, at most 512 characters
+                     *     (Unicode code points); a longer one is refused with a ``400``
+                     *     ``M_UNKNOWN`` "Invalid password", as Synapse does.
+                     */
                     password: string;
                     /** @description Whether the new user is a server administrator. */
                     admin?: boolean;
@@ -2230,6 +2234,8 @@ export interface operations {
             };
             /**
              * @description The body is malformed, the nonce is unknown or expired, the
+             *     password is longer than 512 characters (``M_UNKNOWN`` "Invalid
+             *     password", checked before the MAC, as Synapse does), the
              *     username is invalid (``M_INVALID_USERNAME``) or taken
              *     (``M_USER_IN_USE``).
              */
@@ -3038,7 +3044,11 @@ export interface operations {
                     type: string;
                     /** @description The user ID or local part to log in as. */
                     user?: string;
-                    /** @description The user's password. */
+                    /**
+                     * @description The user's password. One longer than 512 characters (Unicode
+                     *     code points), which no account can have, is refused with a
+                     *     ``400`` ``M_UNKNOWN`` "Invalid password".
+                     */
                     password?: string;
                 };
             };
@@ -3061,8 +3071,9 @@ export interface operations {
                 };
             };
             /**
-             * @description The body is malformed, a field is missing, or the login type is
-             *     not supported (``M_UNKNOWN``, ``M_BAD_JSON``, ``M_MISSING_PARAM``).
+             * @description The body is malformed, a field is missing, the login type is
+             *     not supported or the password is longer than 512 characters
+             *     (``M_UNKNOWN``, ``M_BAD_JSON``, ``M_MISSING_PARAM``).
              */
             400: {
                 headers: {
@@ -4831,7 +4842,11 @@ export interface operations {
                      *     picks one.
                      */
                     user?: string;
-                    /** @description The password for the new account. */
+                    /**
+                     * @description The password for the new account, at most 512 characters
+                     *     (Unicode code points); a longer one is refused with a ``400``
+                     *     ``M_UNKNOWN`` "Invalid password", as Synapse does.
+                     */
                     password: string;
                 };
             };
@@ -4857,7 +4872,8 @@ export interface operations {
              * @description The request could not be honoured. ``M_USER_IN_USE`` if the user ID
              *     is taken, ``M_INVALID_USERNAME`` if the local part has forbidden
              *     characters, ``M_BAD_JSON`` or ``M_MISSING_PARAM`` for a malformed
-             *     body, ``M_UNKNOWN`` for an unsupported ``type``.
+             *     body, ``M_UNKNOWN`` for an unsupported ``type`` or a password
+             *     longer than 512 characters.
              */
             400: {
                 headers: {
@@ -4902,7 +4918,11 @@ export interface operations {
                      *     generates one.
                      */
                     username?: string;
-                    /** @description The password for the new account. */
+                    /**
+                     * @description The password for the new account, at most 512 characters
+                     *     (Unicode code points); a longer one is refused with a ``400``
+                     *     ``M_UNKNOWN`` "Invalid password", as Synapse does.
+                     */
                     password: string;
                     /**
                      * AuthenticationData
@@ -4943,7 +4963,8 @@ export interface operations {
             };
             /**
              * @description The request could not be honoured: ``M_USER_IN_USE``,
-             *     ``M_INVALID_USERNAME``, ``M_BAD_JSON`` or ``M_MISSING_PARAM``.
+             *     ``M_INVALID_USERNAME``, ``M_BAD_JSON`` or ``M_MISSING_PARAM``;
+             *     ``M_UNKNOWN`` for a password longer than 512 characters.
              */
             400: {
                 headers: {
@@ -5012,7 +5033,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description The password to set. */
+                    /**
+                     * @description The password to set, at most 512 characters (Unicode code
+                     *     points), as Synapse allows.
+                     */
                     new_password: string;
                     /**
                      * AuthenticationData
@@ -5037,7 +5061,12 @@ export interface operations {
                     "application/json": Record<string, unknown>;
                 };
             };
-            /** @description The body is malformed or ``new_password`` is missing. */
+            /**
+             * @description The body is malformed or ``new_password`` is missing
+             *     (``M_BAD_JSON``, ``M_MISSING_PARAM``), ``new_password`` is empty
+             *     (``M_INVALID_PARAM``) or longer than 512 characters (``M_UNKNOWN``
+             *     "Invalid password", as Synapse answers).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -1,6 +1,6 @@
 import { errors } from '../../errors.js';
 import type { Storage } from '../../storage/storage.js';
-import { hashPassword, verifyPassword } from './password.js';
+import { checkPasswordLength, hashPassword, verifyPassword } from './password.js';
 import { hashToken, newAccessToken, newDeviceId } from './tokens.js';
 import { checkLocalpart, randomLocalpart, resolveUserId, userIdFor } from './user-id.js';
 
@@ -56,6 +56,7 @@ export class Accounts {
 
   async register(request: RegisterRequest): Promise<Session> {
     if (!request.viaSharedSecret) this.assertRegistrationOpen();
+    checkPasswordLength(request.password);
     const localpart = request.localpart ?? randomLocalpart();
     checkLocalpart(localpart, this.serverName);
     const userId = userIdFor(localpart, this.serverName);
@@ -66,6 +67,7 @@ export class Accounts {
   }
 
   async login(user: string, password: string): Promise<Session> {
+    checkPasswordLength(password);
     const userId = resolveUserId(user, this.serverName);
     const record = userId ? await this.storage.getUser(userId) : null;
     const ok = await verifyPassword(password, record?.passwordHash ?? null);
@@ -86,12 +88,14 @@ export class Accounts {
 
   /** Sets a new password and, as Synapse does by default, logs out the user's other sessions. */
   async changePassword(requester: Requester, newPassword: string): Promise<void> {
+    checkPasswordLength(newPassword);
     await this.storage.setPasswordHash(requester.userId, await hashPassword(newPassword));
     await this.storage.deleteAccessTokensOfUser(requester.userId, requester.tokenHash);
   }
 
   /** The operator's reset: every session of the user ends. */
   async resetPassword(user: string, newPassword: string): Promise<string> {
+    checkPasswordLength(newPassword);
     const userId = resolveUserId(user, this.serverName);
     if (!userId || !(await this.storage.getUser(userId))) throw errors.notFound(`Unknown user ${user}`);
     await this.storage.setPasswordHash(userId, await hashPassword(newPassword));

@@ -1,4 +1,23 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { errors } from '../../errors.js';
+
+/** Synapse's limit, in characters as Python counts them (code points). */
+export const MAX_PASSWORD_LENGTH = 512;
+
+/** The length Python's len() gives: Unicode code points, not UTF-16 units. */
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/**
+ * Refuses a password over 512 characters with Synapse's answer, 400 M_UNKNOWN "Invalid
+ * password", before anything hashes it: on every path that takes a password.
+ */
+export function checkPasswordLength(password: string): void {
+  if (password.length > MAX_PASSWORD_LENGTH && codePoints(password) > MAX_PASSWORD_LENGTH) throw errors.unknown('Invalid password');
+}
 
 // About 50 ms per hash on one core. The parameters are stored with each hash, so they can
 // be raised later without invalidating existing passwords.

@@ -1,3 +1,4 @@
+import { checkPasswordLength } from '../../domain/accounts/password.js';
 import { macMatches, registrationMac } from '../../domain/accounts/shared-secret.js';
 import { errors } from '../../errors.js';
 import type { AppContext } from '../context.js';
@@ -19,6 +20,8 @@ export const adminHandlers: HandlerMap = {
   adminRegisterWithSharedSecret: async ({ body, app }) => {
     const secret = sharedSecret(app);
     if (!app.nonces.consume(body.nonce)) throw errors.unknown('unrecognised nonce');
+    // Synapse checks the password after the nonce and before the MAC.
+    checkPasswordLength(body.password);
     const admin = body.admin === true;
     const expected = registrationMac(secret, body.nonce, body.username, body.password, admin);
     if (!macMatches(expected, body.mac)) throw errors.forbidden('HMAC incorrect');

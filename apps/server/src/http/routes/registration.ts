@@ -1,3 +1,4 @@
+import { checkPasswordLength } from '../../domain/accounts/password.js';
 import { REGISTRATION_FLOWS } from '../../domain/accounts/uia.js';
 import { errors } from '../../errors.js';
 import type { HandlerMap } from '../handler.js';
@@ -12,7 +13,9 @@ export const registrationHandlers: HandlerMap = {
 
   registerV2: async ({ body, app }) => {
     app.accounts.assertRegistrationOpen();
-    // Synapse checks the name before auth, so clients learn of M_USER_IN_USE up front.
+    // Synapse checks the password, then the name, before auth, so clients learn of a bad
+    // password or M_USER_IN_USE up front.
+    if (body.password !== undefined) checkPasswordLength(body.password);
     if (body.username !== undefined) await app.accounts.checkUsernameAvailable(body.username);
     const auth = body.auth;
     const challenge = (extra: { errcode?: string; error?: string } = {}) => ({
