@@ -8,6 +8,13 @@ export type { Logger };
 export const requestContext = new AsyncLocalStorage<{ readonly requestId: string }>();
 
 /**
+ * The request loggers (children bound to a `request_id`) made by the request log: the
+ * mixin knows without parsing their bindings (pino's `bindings()` is a JSON.parse) that
+ * they already carry the id.
+ */
+export const requestLoggers = new WeakSet<object>();
+
+/**
  * Keys that hold secrets wherever they appear (one level deep as well): a second line of
  * defence, since nothing logs bodies, query strings or headers in the first place.
  */
@@ -30,7 +37,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     mixin(_obj: object, _level: number, logger: Logger): Record<string, unknown> {
       const current = requestContext.getStore();
-      if (!current || 'request_id' in logger.bindings()) return {};
+      if (!current || requestLoggers.has(logger) || 'request_id' in logger.bindings()) return {};
       return { request_id: current.requestId };
     },
   };

@@ -77,14 +77,40 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
   };
 }
 
+/** How many `/` a path has, one trailing `/` aside (routes are not strict about it). */
+function slashCount(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 0x2f) n++;
+  if (path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f) n--;
+  return n;
+}
+
+/** The Matrix routes: a request handler that also exposes its routers' layers (`stack`). */
+export type MatrixRouter = RequestHandler & { stack: { handle: Router }[] };
+
 /**
  * Builds the Matrix routes from the contract's operation table: spec/ decides what is
  * served. `stubs` (tests only) may also serve operations that are not implemented yet.
+ *
+ * A template's parameters never span a `/`, so a path can only match templates with as
+ * many segments as it has. The routes are split into one Express router per segment count
+ * (each in table order, its 405s after its methods, as a single router would have them),
+ * and a request goes straight to its count's router instead of Express scanning every
+ * operation's layers in turn.
  */
-export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: HandlerMap = {}): Router {
+export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: HandlerMap = {}): MatrixRouter {
   assertHandlersComplete(handlers);
   const all: HandlerMap = { ...handlers, ...stubs };
-  const router = express.Router({ strict: false, caseSensitive: true });
+  const routers = new Map<number, Router>();
+  const routerFor = (template: string): Router => {
+    const n = slashCount(template);
+    let r = routers.get(n);
+    if (!r) {
+      r = express.Router({ strict: false, caseSensitive: true });
+      routers.set(n, r);
+    }
+    return r;
+  };
   const bodyLimit = parseSize(app.config.max_request_body_size);
   const uploadLimit = parseSize(app.config.max_upload_size);
   const served = operationTable.filter((op) => op.operationId in all);
@@ -100,11 +126,17 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
     const rateLimit = rateLimitFor(op.operationId as OperationId, app);
     if (rateLimit) chain.push(rateLimit);
     chain.push(callHandler(op, handler, app));
-    router[op.method](expressPath(op.path), ...chain);
+    routerFor(op.path)[op.method](expressPath(op.path), ...chain);
   }
   // Only after every method is mounted: a known path with another method is a 405.
   for (const template of new Set(served.map((op) => op.path))) {
-    router.all(expressPath(template), () => { throw errors.unrecognized(405); });
+    routerFor(template).all(expressPath(template), () => { throw errors.unrecognized(405); });
   }
-  return router;
+  const front = ((req, res, next) => {
+    const r = routers.get(slashCount(req.path));
+    if (r) r(req, res, next);
+    else next();
+  }) as MatrixRouter;
+  front.stack = [...routers.values()].map((handle) => ({ handle }));
+  return front;
 }

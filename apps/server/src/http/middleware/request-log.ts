@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Requester } from '../../domain/accounts/accounts.js';
-import { requestContext, type Logger } from '../../logging.js';
+import { requestContext, requestLoggers, type Logger } from '../../logging.js';
 
 let counter = 0;
 
@@ -15,13 +15,26 @@ export function clientAddress(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 
-/** Calls `done` once, when the response is finished or the client went away. */
+interface EndCallbacks { called: boolean; readonly list: ((aborted: boolean) => void)[] }
+const endCallbacks = new WeakMap<Response, EndCallbacks>();
+
+/**
+ * Calls `done` once, when the response is finished or the client went away. The callbacks
+ * of one response share one pair of listeners and run in the order they were added.
+ */
 export function onResponseEnd(res: Response, done: (aborted: boolean) => void): void {
-  let called = false;
+  const pending = endCallbacks.get(res);
+  if (pending && !pending.called) {
+    pending.list.push(done);
+    return;
+  }
+  const callbacks: EndCallbacks = { called: false, list: [done] };
+  endCallbacks.set(res, callbacks);
   const once = (): void => {
-    if (called) return;
-    called = true;
-    done(!res.writableFinished);
+    if (callbacks.called) return;
+    callbacks.called = true;
+    const aborted = !res.writableFinished;
+    for (const cb of callbacks.list) cb(aborted);
   };
   res.on('finish', once);
   res.on('close', once);
@@ -37,6 +50,7 @@ export function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const requestId = `${req.method}-${++counter}`;
     const log = logger.child({ request_id: requestId });
+    requestLoggers.add(log);
     res.locals.requestId = requestId;
     res.locals.log = log;
     const started = process.hrtime.bigint();
