@@ -1,43 +1,61 @@
 #!/usr/bin/env node
-// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL] [--no-record] [--cpu-prof DIR]`: starts Axon as an operator
-// would, and the bare node:http ceiling, runs every scenario from a separate client process,
+// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N] [--no-record] [--cpu-prof DIR]`:
+// starts Axon as an operator would (`--postgres auto`: on a throwaway PostgreSQL cluster, a fresh
+// database per scenario; `--processes N`: N processes on that database), and the bare node:http ceiling, runs every scenario from a separate client process,
 // prints medians and p99s, writes the raw JSON (bench-results/, not committed) and, for
 // full runs, records a section in docs/benchmarks.md.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
-import { cpuMs, repoRoot, rssKiB, startAxon, startCeiling, type RunningProcess } from './processes.js';
+import { spawnSync } from 'node:child_process';
+import { findPgBin, startCluster, type Cluster } from '../../pg/cluster.mjs';
+import { cpuMs, repoRoot, rssKiB, startAxon, startCeiling, type RunningAxon, type RunningProcess } from './processes.js';
 import { section, table, type RunInfo } from './report.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
-interface Options { smoke: boolean; only: string[]; postgres?: string; record: boolean; cpuProf?: string }
+interface Options { smoke: boolean; only: string[]; postgres?: string; processes: number; record: boolean; cpuProf?: string }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { smoke: false, only: [], record: true };
+  const o: Options = { smoke: false, only: [], processes: 1, record: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--smoke') o.smoke = true;
     else if (a === '--only') o.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (a === '--postgres') o.postgres = argv[++i];
+    else if (a === '--processes') o.processes = Number(argv[++i]);
     else if (a === '--no-record') o.record = false;
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench-results/profiles');
     else throw new Error(`unknown option ${a}`);
   }
+  if (!Number.isInteger(o.processes) || o.processes < 1) throw new Error('--processes takes a whole number >= 1');
+  if (o.processes > 1 && !o.postgres) throw new Error('--processes N > 1 needs --postgres URL or --postgres auto');
   return o;
 }
 
+const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+
+/** A fresh database on the throwaway cluster, so no scenario pays for another's data. */
+function freshDatabase(cluster: Cluster, name: string): string {
+  const url = new URL(cluster.url);
+  const db = `bench_${name.replace(/\W/g, '_')}_${Date.now()}`;
+  const r = spawnSync(path.join(findPgBin()!, 'createdb'), ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), db], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`createdb ${db}: ${r.stderr || r.stdout}`);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
 /** Runs one scenario in a fresh client process under a raised open-file limit. */
-function runScenario(name: string, axon: RunningProcess & { metricsUrl: string }, ceiling: RunningProcess, smoke: boolean): Promise<Row[]> {
+function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, smoke: boolean): Promise<Row[]> {
   const client = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec node "$@"', 'node',
     path.join(repoRoot, 'tools/bench/dist/client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => { client.kill('SIGKILL'); reject(new Error(`${name}: timed out`)); }, smoke ? 120_000 : 900_000);
     client.on('message', (msg: { rows?: Row[]; error?: string; log?: string; question?: string; id?: number }) => {
       if (msg.log) console.log(`  ${name}: ${msg.log}`);
-      else if (msg.question === 'server-rss-kib') client.send({ answer: rssKiB(axon.pid), id: msg.id });
-      else if (msg.question === 'server-cpu-ms') client.send({ answer: cpuMs(axon.pid), id: msg.id });
+      else if (msg.question === 'server-rss-kib') client.send({ answer: sum(axon.pids.map(rssKiB)), id: msg.id });
+      else if (msg.question === 'server-cpu-ms') client.send({ answer: sum(axon.pids.map(cpuMs)), id: msg.id });
       else if (msg.question === 'ceiling-cpu-ms') client.send({ answer: cpuMs(ceiling.pid), id: msg.id });
       else if (msg.rows || msg.error) {
         clearTimeout(deadline);
@@ -47,25 +65,31 @@ function runScenario(name: string, axon: RunningProcess & { metricsUrl: string }
       }
     });
     client.once('exit', (code) => { clearTimeout(deadline); reject(new Error(`${name}: client exited ${code}`)); });
-    client.send({ job: { scenario: name, baseUrl: axon.url, metricsUrl: axon.metricsUrl, ceilingUrl: ceiling.url, smoke } });
+    client.send({ job: { scenario: name, baseUrls: axon.urls, metricsUrls: axon.metricsUrls, ceilingUrl: ceiling.url, smoke } });
   });
 }
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const names = opts.only.length ? opts.only : Object.keys(scenarios);
-  const database = opts.postgres ? 'PostgreSQL, 1 process' : 'SQLite, 1 process';
+  const processes = `${opts.processes} process${opts.processes > 1 ? 'es' : ''}`;
+  const database = opts.postgres ? `PostgreSQL, ${processes}` : `SQLite, ${processes}`;
   console.log(`bench: ${opts.smoke ? 'smoke' : 'full'} run on ${database}: ${names.join(', ')}`);
   const rows: Row[] = [];
   const loadAtStart = loadavg()[0]!.toFixed(2);
   console.log(`bench: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} CPUs`);
   let failed = false;
+  let cluster: Cluster | undefined;
+  if (opts.postgres === 'auto') {
+    cluster = await startCluster({ log: (m) => console.log(`bench: ${m}`) });
+  }
   const ceiling = await startCeiling();
   try {
     for (const name of names) {
       // a fresh server per scenario: no scenario pays for another's data
       const axon = await startAxon({
-        ...(opts.postgres ? { database: opts.postgres } : {}),
+        ...(cluster ? { database: freshDatabase(cluster, name) } : opts.postgres ? { database: opts.postgres } : {}),
+        processes: opts.processes,
         // one .cpuprofile per scenario's server, written when it stops
         ...(opts.cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`] } : {}),
       });
@@ -82,6 +106,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await ceiling.stop();
+    await cluster?.stop();
   }
   console.log(`\n${table(rows)}\n`);
   const info: RunInfo = {

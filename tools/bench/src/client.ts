@@ -7,7 +7,7 @@ import { MatrixApi } from './matrix.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
-interface Job { scenario: string; baseUrl: string; metricsUrl: string; ceilingUrl: string; smoke: boolean }
+interface Job { scenario: string; baseUrls: string[]; metricsUrls: string[]; ceilingUrl: string; smoke: boolean }
 type Incoming = { job: Job } | { answer: number; id: number };
 
 const pending = new Map<number, (value: number) => void>();
@@ -26,8 +26,22 @@ process.on('message', (msg: Incoming) => {
     send({ error: `unknown scenario ${job.scenario}` });
     return;
   }
+  const agent = makeAgent(64);
+  const apis = job.baseUrls.map((url) => new MatrixApi(url, agent));
+  const scrape = (metricsUrl: string, name: string): Promise<number> => new Promise<number>((resolve, reject) => {
+    get(`${metricsUrl}/_synapse/metrics`, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        resolve(line ? Number(line.slice(name.length + 1)) : Number.NaN);
+      });
+    }).on('error', reject);
+  });
   scenario({
-    api: new MatrixApi(job.baseUrl, makeAgent(64)),
+    api: apis[0]!,
+    apis,
     smoke: job.smoke,
     ceilingUrl: job.ceilingUrl,
     ask: (question) => new Promise<number>((resolve) => {
@@ -36,17 +50,7 @@ process.on('message', (msg: Incoming) => {
       send({ question, id });
     }),
     log: (message) => send({ log: message }),
-    metric: (name) => new Promise<number>((resolve, reject) => {
-      get(`${job.metricsUrl}/_synapse/metrics`, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => { text += d; });
-        res.on('end', () => {
-          const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-          resolve(line ? Number(line.slice(name.length + 1)) : Number.NaN);
-        });
-      }).on('error', reject);
-    }),
+    metric: async (name) => (await Promise.all(job.metricsUrls.map((u) => scrape(u, name)))).reduce((a, b) => a + b, 0),
   }).then(
     (rows: Row[]) => send({ rows }),
     (err: unknown) => send({ error: err instanceof Error ? err.stack ?? err.message : String(err) }),

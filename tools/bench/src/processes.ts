@@ -55,6 +55,24 @@ export interface AxonOptions {
   database?: string;
   /** Extra node flags for the server, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] (`pnpm bench --cpu-prof DIR`). */
   nodeArgs?: string[];
+  /**
+   * How many `axon start` processes to run on the one database (PostgreSQL only), each with
+   * the same config on port 0 (only the metrics listener's port differs). No load balancer:
+   * the bench client spreads its requests over the processes' URLs itself.
+   */
+  processes?: number;
+}
+
+export interface RunningAxon {
+  /** The first process's client and metrics URLs. */
+  url: string;
+  metricsUrl: string;
+  /** One per process, in start order. */
+  urls: string[];
+  metricsUrls: string[];
+  pids: number[];
+  dataDir: string;
+  stop(): Promise<void>;
 }
 
 /** Axon as an operator would run it (generated config), with rate limits out of the way. */
@@ -70,7 +88,9 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startAxon(options: AxonOptions = {}): Promise<RunningProcess & { dataDir: string; metricsUrl: string }> {
+export async function startAxon(options: AxonOptions = {}): Promise<RunningAxon> {
+  const count = options.processes ?? 1;
+  if (count > 1 && !options.database) throw new Error('several processes need PostgreSQL (--postgres)');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'axon-bench-'));
   const configPath = path.join(dataDir, 'homeserver.yaml');
   const gen = spawn('node', [AXON, 'generate-config', '--server-name', 'bench.local', '--config-path', configPath,
@@ -82,25 +102,45 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningProce
   // the waiting-polls scenario holds 100 polls per user (the default cap is 20)
   config['max_waiting_polls_per_user'] = 1_000;
   // a metrics listener, so scenarios can read the server's own gauges (waiting polls)
-  const metricsPort = await freePort();
   config['enable_metrics'] = true;
-  (config['listeners'] as unknown[]).push({ port: metricsPort, bind_addresses: ['127.0.0.1'], type: 'metrics', x_forwarded: false });
-  writeFileSync(configPath, stringify(config));
-  const proc = await spawnNode([...(options.nodeArgs ?? []), AXON, 'start', '--config', configPath], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
-    try {
-      const parsed = JSON.parse(line) as { msg?: string; url?: string };
-      return parsed.msg === 'listening' ? parsed.url : undefined;
-    } catch {
-      return undefined;
+  const listeners = config['listeners'] as unknown[];
+  const procs: RunningProcess[] = [];
+  const metricsUrls: string[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(procs.map((p) => p.stop()));
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    // one after another: the first migrates the database, the others find it migrated
+    for (let i = 0; i < count; i++) {
+      const metricsPort = await freePort();
+      const path_ = i === 0 ? configPath : path.join(dataDir, `homeserver-${i}.yaml`);
+      writeFileSync(path_, stringify({ ...config, listeners: [...listeners, { port: metricsPort, bind_addresses: ['127.0.0.1'], type: 'metrics', x_forwarded: false }] }));
+      const proc = await spawnNode([...(options.nodeArgs ?? []), AXON, 'start', '--config', path_], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
+        try {
+          const parsed = JSON.parse(line) as { msg?: string; url?: string };
+          return parsed.msg === 'listening' ? parsed.url : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+      // Drain the log so a full pipe never stalls the server.
+      proc.child.stdout!.resume();
+      procs.push(proc);
+      metricsUrls.push(`http://127.0.0.1:${metricsPort}`);
     }
-  });
-  // Drain the log so a full pipe never stalls the server.
-  proc.child.stdout!.resume();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
   return {
-    ...proc,
+    url: procs[0]!.url,
+    metricsUrl: metricsUrls[0]!,
+    urls: procs.map((p) => p.url),
+    metricsUrls,
+    pids: procs.map((p) => p.pid),
     dataDir,
-    metricsUrl: `http://127.0.0.1:${metricsPort}`,
-    stop: async () => { await proc.stop(); rmSync(dataDir, { recursive: true, force: true }); },
+    stop: stopAll,
   };
 }
 

@@ -13,17 +13,23 @@ export interface Row {
 }
 
 export interface ScenarioContext {
+  /** The first server process. */
   api: MatrixApi;
+  /**
+   * One per server process (`pnpm bench --processes N`; just `api` otherwise): scenarios
+   * spread their clients over them round-robin, as a load balancer would.
+   */
+  apis: MatrixApi[];
   smoke: boolean;
   ceilingUrl: string;
   /**
    * Asks the orchestrator about the server processes: Axon's resident memory (KiB), or the
    * CPU time (ms) Axon or the ceiling has used so far, which a loaded machine inflates far
-   * less than wall-clock rates.
+   * less than wall-clock rates. With several processes: the sum over them.
    */
   ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms'): Promise<number>;
   log(message: string): void;
-  /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls. */
+  /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls (summed over the processes). */
   metric(name: string): Promise<number>;
 }
 

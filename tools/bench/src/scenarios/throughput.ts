@@ -18,7 +18,7 @@ async function runFor(ms: number, workers: number, once: (w: number) => Promise<
 }
 
 /** 4. 20 concurrent senders into 20 rooms, against the bare node:http ceiling with the same request shape. */
-export const throughput: Scenario = async ({ api, smoke, ceilingUrl, ask, log }) => {
+export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, log }) => {
   const users = await makeUsers(api, SENDERS, 'tput');
   const rooms = await Promise.all(users.map((u) => api.createRoom(u)));
   const seconds = smoke ? 1 : 5;
@@ -32,7 +32,8 @@ export const throughput: Scenario = async ({ api, smoke, ceilingUrl, ask, log })
   for (let run = 0; run < runs + 1; run++) {
     const axonCpu0 = await ask('server-cpu-ms');
     const axon = await runFor(seconds * 1000, SENDERS, async (w) => {
-      const r = await requestJson(agent, api.baseUrl, 'PUT',
+      // sender w talks to process w mod N, as a load balancer would spread them
+      const r = await requestJson(agent, apis[w % apis.length]!.baseUrl, 'PUT',
         `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
       if (r.status !== 200) throw new Error(`send: ${r.status} ${JSON.stringify(r.body)}`);
     });

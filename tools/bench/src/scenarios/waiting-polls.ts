@@ -3,7 +3,7 @@ import { MatrixApi, makeUsers, pool, type User } from '../matrix.js';
 import { judged, type Scenario } from '../scenario.js';
 
 /** 3. Many idle /events polls held at once: their memory, and one message fanned out to all. */
-export const waitingPolls: Scenario = async ({ api, smoke, ask, log, metric }) => {
+export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metric }) => {
   const polls = smoke ? 40 : 10_000;
   const userCount = smoke ? 4 : 100;
   const users = await makeUsers(api, userCount, 'poll');
@@ -13,8 +13,9 @@ export const waitingPolls: Scenario = async ({ api, smoke, ask, log, metric }) =
   const from = new Map<User, string>();
   for (const u of users) from.set(u, (await api.events(u, undefined, 0)).end);
 
-  // One socket per poll, as 10,000 separate clients would have.
-  const pollApi = new MatrixApi(api.baseUrl, makeAgent(Infinity));
+  // One socket per poll, as 10,000 separate clients would have; spread over the processes.
+  const pollAgent = makeAgent(Infinity);
+  const pollApis = apis.map((a) => new MatrixApi(a.baseUrl, pollAgent));
   await new Promise((r) => setTimeout(r, 500));
   const before = await ask('server-rss-kib');
   const done: number[] = [];
@@ -26,7 +27,7 @@ export const waitingPolls: Scenario = async ({ api, smoke, ask, log, metric }) =
   // A kept-alive socket the server closes just as a poll reuses it is reset; clients retry
   // such a poll (Node's agent advice for idempotent requests), and so does this one.
   let resets = 0;
-  const poll = async (u: User, token: string | undefined): Promise<Awaited<ReturnType<typeof pollApi.events>>> => {
+  const poll = async (pollApi: MatrixApi, u: User, token: string | undefined): Promise<Awaited<ReturnType<MatrixApi['events']>>> => {
     for (let attempt = 0; ; attempt++) {
       try {
         return await pollApi.events(u, token, 120_000);
@@ -42,7 +43,7 @@ export const waitingPolls: Scenario = async ({ api, smoke, ask, log, metric }) =
     waits.push((async () => {
       let token = from.get(u);
       for (;;) {
-        const r = await poll(u, token);
+        const r = await poll(pollApis[i % pollApis.length]!, u, token);
         token = r.end;
         if (sent && r.chunk.some((e) => e.type === 'm.room.message')) {
           done[i] = performance.now() - t0;

@@ -6,7 +6,7 @@ import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
 import { eventFromRow } from '../sqlite/sqlite-events.js';
-import { inTransaction, STREAM_LOCKS } from './pg-db.js';
+import { encodeText, inTransaction, STREAM_LOCKS } from './pg-db.js';
 
 type EventRow = Parameters<typeof eventFromRow>[0];
 
@@ -46,6 +46,20 @@ interface CachedState {
   /** room_state_versions.version the state was read at (or written as). */
   version: number;
 }
+
+interface PendingAppend {
+  roomId: string;
+  plan: (tx: AppendTransaction) => void;
+  options: AppendOptions;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+/** A room's running state within one batch: the appends before this one included. */
+interface BatchRoom { depth: number; version: number; state: RoomState; stateChanged: boolean }
+
+/** Appends per batch at most: bounds the statement's parameters (15 per event row). */
+const MAX_BATCH = 128;
 
 const EVENT_COLUMNS = ['stream_ordering', 'event_id', 'room_id', 'type', 'state_key', 'sender', 'content', 'origin_server_ts',
   'topological_ordering', 'redacts', 'unsigned', 'prev_content', 'replaces_state', 'txn_token_hash', 'txn_id'] as const;
@@ -115,90 +129,186 @@ export class PgEventStore implements EventStore {
     return { state: new RoomState(res.rows.map(eventFromRow)), version };
   }
 
-  async appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
-    const txn = options.txn;
+  /** Appends waiting for this process's next batch (see appendEvents). */
+  private pending: PendingAppend[] = [];
+  private flushing = false;
+
+  /**
+   * Group commit. Appends in this process queue up while a batch holds the global lock;
+   * the next batch takes them all (up to MAX_BATCH), in call order, into one transaction:
+   * one lock acquisition and head read (one round trip with BEGIN), each plan run in turn
+   * against the state the previous ones left (copy on write, so a plan that throws is
+   * rolled back alone: its rows and positions are dropped and nothing was sent), one
+   * multi-row write for the whole batch, one COMMIT; then every promise settles. Stream
+   * order is call order with no gaps, commit order stays stream order (one lock), a txnId
+   * seen earlier in the batch or committed by any process deduplicates, and callers hear
+   * of their events (and notify) only after the commit.
+   */
+  appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ roomId, plan, options, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      // let the rest of this turn's appends join the first batch
+      await new Promise<void>((r) => setImmediate(r));
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          await this.runBatch(batch);
+        } catch (err) {
+          // The batch's SQL failed as a whole (nothing of it is stored). Each append again
+          // on its own, so that one bad row fails only its own append.
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          for (const item of batch) {
+            try {
+              await this.runBatch([item]);
+            } catch (e) {
+              item.reject(e);
+            }
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** One transaction for the batch; settles each item, or throws (nothing settled) when its SQL fails. */
+  private async runBatch(batch: readonly PendingAppend[]): Promise<void> {
     const client = await this.pool.connect();
     let broken = false;
     try {
-      // The lock must be taken by a statement of its own: a READ COMMITTED statement
-      // reads the snapshot it started with, so reads after the wait see every commit before it.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${STREAM_LOCKS.events})`);
-      const head = (await client.query<{ s: number | null; d: number | null; v: number | null; txn_event: string | null }>(
-        `SELECT (SELECT max(stream_ordering) FROM events) AS s,
-           (SELECT max(topological_ordering) FROM events WHERE room_id = $1) AS d,
-           (SELECT version FROM room_state_versions WHERE room_id = $1) AS v,
-           ${txn ? '(SELECT event_id FROM event_txns WHERE token_hash = $2 AND txn_id = $3)' : 'NULL::text'} AS txn_event`,
-        txn ? [roomId, txn.token, txn.txnId] : [roomId])).rows[0]!;
-      if (head.txn_event !== null) {
-        const known = (await client.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [head.txn_event])).rows[0];
-        if (known) {
-          await client.query('COMMIT');
-          return { events: [eventFromRow(known)], deduplicated: true };
-        }
+      const rooms = [...new Set(batch.map((i) => i.roomId))];
+      const txns = batch.flatMap((i) => (i.options.txn ? [i.options.txn] : []));
+      const lit = (v: string): string => client.escapeLiteral(encodeText(v));
+      // One round trip: the lock, then the heads and the known txns. Each statement of a
+      // simple query takes its own snapshot (READ COMMITTED), so the reads after the lock
+      // see every commit before it.
+      const results = await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${STREAM_LOCKS.events});
+        SELECT r.room_id, (SELECT max(stream_ordering) FROM events) AS s,
+          (SELECT max(topological_ordering) FROM events WHERE room_id = r.room_id) AS d,
+          (SELECT version FROM room_state_versions WHERE room_id = r.room_id) AS v
+        FROM (VALUES ${rooms.map((r) => `(${lit(r)})`).join(', ')}) AS r(room_id);
+        ${txns.length > 0
+    ? `SELECT t.token_hash AS _txn_token, t.txn_id AS _txn_id, e.* FROM event_txns t JOIN events e ON e.event_id = t.event_id
+        WHERE (t.token_hash, t.txn_id) IN (${txns.map((t) => `(${lit(t.token)}, ${lit(t.txnId)})`).join(', ')})`
+    : 'SELECT 1 WHERE FALSE'}`) as unknown as pg.QueryResult[];
+      const heads = results[2]!.rows as { room_id: string; s: number | null; d: number | null; v: number | null }[];
+      const knownTxns = new Map<string, PersistedEvent>();
+      for (const row of results[3]!.rows as (EventRow & { _txn_token: string; _txn_id: string })[]) {
+        knownTxns.set(`${row._txn_token}\u0000${row._txn_id}`, eventFromRow(row));
       }
-      const version = head.v ?? 0;
-      let cached = this.stateCache.get(roomId);
-      if (!cached || cached.version !== version) {
-        cached = version === 0 ? { state: new RoomState(), version: 0 } : await this.readState(client, roomId);
-        this.cacheState(roomId, cached);
+      let stream = heads[0]?.s ?? 0;
+      const roomCtx = new Map<string, BatchRoom>();
+      for (const h of heads) {
+        const version = h.v ?? 0;
+        let cached = this.stateCache.get(h.room_id);
+        if (!cached || cached.version !== version) {
+          cached = version === 0 ? { state: new RoomState(), version: 0 } : await this.readState(client, h.room_id);
+          this.cacheState(h.room_id, cached);
+        }
+        roomCtx.set(h.room_id, { depth: h.d ?? 0, version, state: cached.state, stateChanged: false });
       }
 
-      let stream = head.s ?? 0;
-      let depth = head.d ?? 0;
-      // Copy on write: the cached view stays as committed until this transaction commits.
-      let state = cached.state;
-      let copied = false;
-      const appended: PersistedEvent[] = [];
       const eventRows: unknown[][] = [];
       const stateRows = new Map<string, unknown[]>();
       const memberRows = new Map<string, unknown[]>();
-      const tx: AppendTransaction = {
-        get state() { return state; },
-        append: (ev: NewEvent): PersistedEvent => {
-          if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
-          const isState = typeof ev.state_key === 'string';
-          const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
-          depth += 1;
-          stream += 1;
-          const prevFields = prev
-            ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
-            : {};
-          eventRows.push([
-            stream, ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
-            ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
-            prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
-          ]);
-          const persisted: PersistedEvent = {
-            event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
-            origin_server_ts: ev.origin_server_ts, stream_ordering: stream, topological_ordering: depth,
-            ...(isState ? { state_key: ev.state_key } : {}),
-            ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
-            ...prevFields,
-            ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
-            ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
-          };
-          if (isState) {
-            const key = `${ev.type}\u0000${ev.state_key!}`;
-            stateRows.delete(key);
-            stateRows.set(key, [roomId, ev.type, ev.state_key, ev.event_id]);
-            if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
-              memberRows.delete(ev.state_key!);
-              memberRows.set(ev.state_key!, [roomId, ev.state_key, ev.content['membership'], ev.event_id, stream, false]);
+      const txnRows: unknown[][] = [];
+      const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
+      for (const item of batch) {
+        const { roomId, plan } = item;
+        const txn = item.options.txn;
+        const txnKey = txn ? `${txn.token}\u0000${txn.txnId}` : undefined;
+        const known = txnKey !== undefined ? knownTxns.get(txnKey) : undefined;
+        if (known) {
+          outcomes.push({ ok: true, result: { events: [known], deduplicated: true } });
+          continue;
+        }
+        const room = roomCtx.get(roomId)!;
+        // this append's own rows and counters: merged into the batch only if its plan succeeds
+        let itemStream = stream;
+        let depth = room.depth;
+        let state = room.state;
+        let copied = false;
+        const appended: PersistedEvent[] = [];
+        const myEvents: unknown[][] = [];
+        const myState: [string, unknown[]][] = [];
+        const myMembers: [string, unknown[]][] = [];
+        const tx: AppendTransaction = {
+          get state() { return state; },
+          append: (ev: NewEvent): PersistedEvent => {
+            if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+            const isState = typeof ev.state_key === 'string';
+            const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
+            depth += 1;
+            itemStream += 1;
+            const prevFields = prev
+              ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
+              : {};
+            myEvents.push([
+              itemStream, ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
+              ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
+              prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
+            ]);
+            const persisted: PersistedEvent = {
+              event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
+              origin_server_ts: ev.origin_server_ts, stream_ordering: itemStream, topological_ordering: depth,
+              ...(isState ? { state_key: ev.state_key } : {}),
+              ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
+              ...prevFields,
+              ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
+              ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
+            };
+            if (isState) {
+              myState.push([`${roomId}\u0000${ev.type}\u0000${ev.state_key!}`, [roomId, ev.type, ev.state_key, ev.event_id]]);
+              if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
+                myMembers.push([`${roomId}\u0000${ev.state_key!}`, [roomId, ev.state_key, ev.content['membership'], ev.event_id, itemStream, false]]);
+              }
+              // Copy on write: the cached view, and the state the previous appends of the
+              // batch left, stay untouched until this plan has succeeded.
+              if (!copied) {
+                state = new RoomState(state.events());
+                copied = true;
+              }
+              state.set(persisted);
             }
-            if (!copied) {
-              state = new RoomState(state.events());
-              copied = true;
-            }
-            state.set(persisted);
-          }
-          appended.push(persisted);
-          return persisted;
-        },
-      };
-      plan(tx);
+            appended.push(persisted);
+            return persisted;
+          },
+        };
+        try {
+          plan(tx);
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+          continue;
+        }
+        stream = itemStream;
+        room.depth = depth;
+        if (copied) {
+          room.state = state;
+          room.stateChanged = true;
+        }
+        eventRows.push(...myEvents);
+        for (const [k, row] of myState) { stateRows.delete(k); stateRows.set(k, row); }
+        for (const [k, row] of myMembers) { memberRows.delete(k); memberRows.set(k, row); }
+        if (txn && appended.length > 0) {
+          txnRows.push([txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]);
+          knownTxns.set(txnKey!, appended[0]!);
+        }
+        outcomes.push({ ok: true, result: { events: appended, deduplicated: false } });
+      }
 
-      let newVersion = version;
-      if (appended.length > 0) {
+      const changedRooms = [...roomCtx].filter(([, r]) => r.stateChanged).map(([id]) => id);
+      const newVersions = new Map<string, number>();
+      if (eventRows.length > 0) {
         const b = new StatementBuilder();
         b.add(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${b.values(eventRows)}`);
         if (stateRows.size > 0) {
@@ -211,20 +321,27 @@ export class PgEventStore implements EventStore {
             ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
             stream_ordering = excluded.stream_ordering, forgotten = FALSE`);
         }
-        if (txn) {
-          b.add(`INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts)
-            VALUES ${b.values([[txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]])}`);
+        if (txnRows.length > 0) {
+          b.add(`INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES ${b.values(txnRows)}`);
         }
-        if (stateRows.size > 0) {
-          b.add(`INSERT INTO room_state_versions (room_id, version) VALUES ${b.values([[roomId, 1]])}
-            ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1 RETURNING version`);
+        if (changedRooms.length > 0) {
+          b.add(`INSERT INTO room_state_versions (room_id, version) VALUES ${b.values(changedRooms.map((r) => [r, 1]))}
+            ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1 RETURNING room_id, version`);
         }
-        const res = await client.query<{ version?: number }>(b.sql(), b.params);
-        if (stateRows.size > 0) newVersion = res.rows[0]?.version ?? -1;
+        const res = await client.query<{ room_id?: string; version?: number }>(b.sql(), b.params);
+        if (changedRooms.length > 0) for (const r of res.rows) newVersions.set(r.room_id!, r.version!);
       }
       await client.query('COMMIT');
-      if (copied) this.cacheState(roomId, newVersion === version + 1 ? { state, version: newVersion } : undefined);
-      return { events: appended, deduplicated: false };
+      for (const roomId of changedRooms) {
+        const room = roomCtx.get(roomId)!;
+        const v = newVersions.get(roomId);
+        this.cacheState(roomId, v === room.version + 1 ? { state: room.state, version: v } : undefined);
+      }
+      batch.forEach((item, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) item.resolve(o.result);
+        else item.reject(o.error);
+      });
     } catch (err) {
       try {
         await client.query('ROLLBACK');
