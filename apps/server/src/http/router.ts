@@ -6,6 +6,7 @@ import { parseSize } from '../config/size.js';
 import type { AppContext } from './context.js';
 import type { Handler, HandlerContext, HandlerMap } from './handler.js';
 import { authenticate } from './middleware/auth.js';
+import { onResponseEnd } from './middleware/request-log.js';
 import { rateLimitFor } from './middleware/rate-limit.js';
 import { jsonBody, rawBody } from './middleware/body.js';
 import { RawBody } from './raw-body.js';
@@ -42,16 +43,29 @@ function consumesJson(op: OperationInfo): boolean {
 function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
   return async (req, res) => {
     res.locals.handlerStarted = true;
-    const disconnected = new AbortController();
-    // 'close' after the answer was written is the normal end, not a disconnect
-    res.once('close', () => { if (!res.writableFinished) disconnected.abort(); });
+    // Made when a handler first asks for it (most never do): an AbortController per
+    // request is measurable on the hot paths.
+    let disconnected: AbortController | undefined;
+    let gone = false;
+    // A close before the answer was written is a disconnect; finishing is the normal end.
+    onResponseEnd(res, (aborted) => {
+      if (!aborted) return;
+      gone = true;
+      disconnected?.abort();
+    });
     const ctx: HandlerContext<OperationId> = {
       operationId: op.operationId as OperationId,
       body: res.locals.body as never,
       query: (res.locals.query ?? {}) as Record<string, QueryValue>,
       params: req.params as Record<string, string>,
       headers: req.headers,
-      signal: disconnected.signal,
+      get signal(): AbortSignal {
+        if (!disconnected) {
+          disconnected = new AbortController();
+          if (gone) disconnected.abort();
+        }
+        return disconnected.signal;
+      },
       requester: () => {
         const r = res.locals.requester as Requester | undefined;
         if (!r) throw errors.missingToken();
@@ -74,6 +88,37 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
       return;
     }
     res.status(reply.status).json(reply.body);
+  };
+}
+
+/**
+ * The operation's middleware as one Express handler, run in order the way an Express
+ * route runs its layers (a throw or a rejected promise is next(err); next with an error
+ * skips the rest), without a route layer and dispatch step per function.
+ */
+function composeChain(chain: readonly RequestHandler[]): RequestHandler {
+  return (req, res, done) => {
+    let i = 0;
+    const next = (err?: unknown): void => {
+      if (err) {
+        done(err);
+        return;
+      }
+      const fn = chain[i++];
+      if (!fn) {
+        done();
+        return;
+      }
+      try {
+        const ret = fn(req, res, next) as unknown;
+        if (ret !== null && typeof ret === 'object' && typeof (ret as { then?: unknown }).then === 'function') {
+          (ret as Promise<unknown>).then(null, (error: unknown) => { next(error || new Error('Rejected promise')); });
+        }
+      } catch (error) {
+        next(error);
+      }
+    };
+    next();
   };
 }
 
@@ -126,7 +171,7 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
     const rateLimit = rateLimitFor(op.operationId as OperationId, app);
     if (rateLimit) chain.push(rateLimit);
     chain.push(callHandler(op, handler, app));
-    routerFor(op.path)[op.method](expressPath(op.path), ...chain);
+    routerFor(op.path)[op.method](expressPath(op.path), composeChain(chain));
   }
   // Only after every method is mounted: a known path with another method is a 405.
   for (const template of new Set(served.map((op) => op.path))) {
