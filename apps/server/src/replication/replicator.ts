@@ -5,7 +5,7 @@ import type { Logger } from '../logging.js';
 import type { EventStore } from '../storage/events.js';
 import type { StreamStore } from '../storage/streams.js';
 import { escapeTextParams, pgTypes } from '../storage/postgres/pg-db.js';
-import { eventFromRow } from '../storage/sqlite/sqlite-events.js';
+import { eventFromRow } from '../storage/rows.js';
 import type { ReplicationBus, ReplicationMessage } from './bus.js';
 
 type EventRow = Parameters<typeof eventFromRow>[0];

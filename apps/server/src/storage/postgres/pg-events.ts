@@ -5,38 +5,8 @@ import { RoomState } from '../../domain/rooms/room-state.js';
 import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
-import { eventFromRow } from '../sqlite/sqlite-events.js';
+import { eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
 import { encodeText, inTransaction, STREAM_LOCKS } from './pg-db.js';
-
-type EventRow = Parameters<typeof eventFromRow>[0];
-
-interface Unsigned {
-  prev_sender?: string;
-  redacted_because?: RedactionSummary;
-}
-
-function unsignedJson(ev: { prev_sender?: string | undefined; redacted_because?: RedactionSummary | undefined }): string | null {
-  const u: Unsigned = {};
-  if (ev.prev_sender !== undefined) u.prev_sender = ev.prev_sender;
-  if (ev.redacted_because !== undefined) u.redacted_because = ev.redacted_because;
-  return Object.keys(u).length ? JSON.stringify(u) : null;
-}
-
-interface MembershipRow {
-  room_id: string;
-  user_id: string;
-  membership: Membership;
-  event_id: string;
-  stream_ordering: number;
-  forgotten: boolean;
-}
-
-function membershipFromRow(r: MembershipRow): RoomMembershipRow {
-  return { roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering, forgotten: r.forgotten };
-}
-
-interface RoomRow { room_id: string; creator: string; is_public: boolean; created_ts: number }
-const roomFromRow = (r: RoomRow): RoomRecord => ({ roomId: r.room_id, creator: r.creator, isPublic: r.is_public, createdTs: r.created_ts });
 
 /** Rooms whose state is kept in memory, as in SQLite. */
 const STATE_CACHE_ROOMS = 2_000;

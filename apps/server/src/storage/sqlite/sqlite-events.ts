@@ -1,78 +1,11 @@
 import type Database from 'better-sqlite3';
-import type { JsonObject, Membership, PersistedEvent, RedactionSummary } from '../../domain/events/types.js';
+import type { Membership, PersistedEvent, RedactionSummary } from '../../domain/events/types.js';
 import { prunedContent } from '../../domain/events/redaction.js';
 import { RoomState } from '../../domain/rooms/room-state.js';
 import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
-
-interface EventRow {
-  stream_ordering: number;
-  event_id: string;
-  room_id: string;
-  type: string;
-  state_key: string | null;
-  sender: string;
-  content: string;
-  origin_server_ts: number;
-  topological_ordering: number;
-  redacts: string | null;
-  unsigned: string | null;
-  prev_content: string | null;
-  replaces_state: string | null;
-  txn_token_hash: string | null;
-  txn_id: string | null;
-}
-
-interface Unsigned {
-  prev_sender?: string;
-  redacted_because?: RedactionSummary;
-}
-
-export function eventFromRow(row: EventRow): PersistedEvent {
-  const unsigned = row.unsigned ? (JSON.parse(row.unsigned) as Unsigned) : {};
-  return {
-    event_id: row.event_id,
-    room_id: row.room_id,
-    type: row.type,
-    ...(row.state_key !== null ? { state_key: row.state_key } : {}),
-    sender: row.sender,
-    content: JSON.parse(row.content) as JsonObject,
-    origin_server_ts: row.origin_server_ts,
-    ...(row.redacts !== null ? { redacts: row.redacts } : {}),
-    stream_ordering: row.stream_ordering,
-    topological_ordering: row.topological_ordering,
-    ...(row.prev_content !== null ? { prev_content: JSON.parse(row.prev_content) as JsonObject } : {}),
-    ...(unsigned.prev_sender !== undefined ? { prev_sender: unsigned.prev_sender } : {}),
-    ...(row.replaces_state !== null ? { replaces_state: row.replaces_state } : {}),
-    ...(unsigned.redacted_because !== undefined ? { redacted_because: unsigned.redacted_because } : {}),
-    ...(row.txn_id !== null ? { txn_id: row.txn_id } : {}),
-    ...(row.txn_token_hash !== null ? { txn_token: row.txn_token_hash } : {}),
-  };
-}
-
-function unsignedJson(ev: { prev_sender?: string | undefined; redacted_because?: RedactionSummary | undefined }): string | null {
-  const u: Unsigned = {};
-  if (ev.prev_sender !== undefined) u.prev_sender = ev.prev_sender;
-  if (ev.redacted_because !== undefined) u.redacted_because = ev.redacted_because;
-  return Object.keys(u).length ? JSON.stringify(u) : null;
-}
-
-interface MembershipRow {
-  room_id: string;
-  user_id: string;
-  membership: Membership;
-  event_id: string;
-  stream_ordering: number;
-  forgotten: number;
-}
-
-function membershipFromRow(r: MembershipRow): RoomMembershipRow {
-  return { roomId: r.room_id, userId: r.user_id, membership: r.membership, eventId: r.event_id, streamOrdering: r.stream_ordering, forgotten: r.forgotten === 1 };
-}
-
-interface RoomRow { room_id: string; creator: string; is_public: number; created_ts: number }
-const roomFromRow = (r: RoomRow): RoomRecord => ({ roomId: r.room_id, creator: r.creator, isPublic: r.is_public === 1, createdTs: r.created_ts });
+import { eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
 
 interface PendingAppend {
   readonly roomId: string;
