@@ -1,3 +1,4 @@
+import type { AccessTokenRecord, UserRecord } from './storage.js';
 import type { JsonObject, Membership, PersistedEvent, RedactionSummary } from '../domain/events/types.js';
 import type { RoomMembershipRow, RoomRecord } from './events.js';
 
@@ -77,3 +78,37 @@ export function membershipFromRow(r: MembershipRow): RoomMembershipRow {
 
 export interface RoomRow { room_id: string; creator: string; is_public: Bool; created_ts: number }
 export const roomFromRow = (r: RoomRow): RoomRecord => ({ roomId: r.room_id, creator: r.creator, isPublic: bool(r.is_public), createdTs: r.created_ts });
+
+export interface UserRow {
+  user_id: string;
+  password_hash: string | null;
+  admin: Bool;
+  deactivated: Bool;
+  created_ts: number;
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+export function userFromRow(row: UserRow): UserRecord {
+  return {
+    userId: row.user_id,
+    passwordHash: row.password_hash,
+    admin: bool(row.admin),
+    deactivated: bool(row.deactivated),
+    createdTs: row.created_ts,
+    displayname: row.displayname,
+    avatarUrl: row.avatar_url,
+  };
+}
+
+export interface TokenRow {
+  token_hash: string;
+  user_id: string;
+  device_id: string;
+  created_ts: number;
+}
+
+export function tokenFromRow(row: TokenRow): AccessTokenRecord {
+  return { tokenHash: row.token_hash, userId: row.user_id, deviceId: row.device_id, createdTs: row.created_ts };
+}
+

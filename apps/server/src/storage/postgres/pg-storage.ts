@@ -5,35 +5,10 @@ import { PgEventStore } from './pg-events.js';
 import { PgMediaStore } from './pg-media.js';
 import { PgPresenceListStore } from './pg-presence-list.js';
 import { PgStreamStore } from './pg-streams.js';
+import { tokenFromRow, userFromRow, type TokenRow, type UserRow } from '../rows.js';
 
-interface UserRow {
-  user_id: string;
-  password_hash: string | null;
-  admin: boolean;
-  deactivated: boolean;
-  created_ts: number;
-  displayname: string | null;
-  avatar_url: string | null;
-}
 
-interface TokenRow {
-  token_hash: string;
-  user_id: string;
-  device_id: string;
-  created_ts: number;
-}
 
-function userRecord(row: UserRow): UserRecord {
-  return {
-    userId: row.user_id,
-    passwordHash: row.password_hash,
-    admin: row.admin,
-    deactivated: row.deactivated,
-    createdTs: row.created_ts,
-    displayname: row.displayname,
-    avatarUrl: row.avatar_url,
-  };
-}
 
 /**
  * Storage on PostgreSQL 15, behaving exactly as SqliteStorage does. Safe for several
@@ -75,11 +50,11 @@ export class PgStorage implements Storage {
 
   async getUser(userId: string): Promise<UserRecord | null> {
     const row = (await this.pool.query<UserRow>('SELECT * FROM users WHERE user_id = $1', [userId])).rows[0];
-    return row ? userRecord(row) : null;
+    return row ? userFromRow(row) : null;
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (await this.pool.query<UserRow>('SELECT * FROM users ORDER BY user_id COLLATE "C"')).rows.map(userRecord);
+    return (await this.pool.query<UserRow>('SELECT * FROM users ORDER BY user_id COLLATE "C"')).rows.map(userFromRow);
   }
 
   async setDeactivated(userId: string, deactivated: boolean): Promise<boolean> {
@@ -106,7 +81,7 @@ export class PgStorage implements Storage {
   async getAccessToken(tokenHash: string): Promise<AccessTokenRecord | null> {
     const row = (await this.pool.query<TokenRow>(
       'SELECT t.* FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1 AND NOT u.deactivated', [tokenHash])).rows[0];
-    return row ? { tokenHash: row.token_hash, userId: row.user_id, deviceId: row.device_id, createdTs: row.created_ts } : null;
+    return row ? tokenFromRow(row) : null;
   }
 
   async deleteAccessToken(tokenHash: string): Promise<void> {

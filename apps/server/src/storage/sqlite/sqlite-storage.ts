@@ -6,6 +6,7 @@ import { SqliteStreamStore } from './sqlite-streams.js';
 import { SqliteMediaStore } from './sqlite-media.js';
 import { SqlitePresenceListStore } from './sqlite-presence-list.js';
 import { startCheckpointer, type Checkpointer } from './sqlite-checkpointer.js';
+import { tokenFromRow, userFromRow, type TokenRow, type UserRow } from '../rows.js';
 
 export interface SqliteOptions {
   /** A file path, or ':memory:'. */
@@ -13,34 +14,8 @@ export interface SqliteOptions {
   synchronous: 'NORMAL' | 'FULL';
 }
 
-interface UserRow {
-  user_id: string;
-  password_hash: string | null;
-  admin: number;
-  deactivated: number;
-  created_ts: number;
-  displayname: string | null;
-  avatar_url: string | null;
-}
 
-interface TokenRow {
-  token_hash: string;
-  user_id: string;
-  device_id: string;
-  created_ts: number;
-}
 
-function userRecord(row: UserRow): UserRecord {
-  return {
-    userId: row.user_id,
-    passwordHash: row.password_hash,
-    admin: row.admin === 1,
-    deactivated: row.deactivated === 1,
-    createdTs: row.created_ts,
-    displayname: row.displayname,
-    avatarUrl: row.avatar_url,
-  };
-}
 
 export function migrate(db: Database.Database, migrations: readonly Migration[] = sqliteMigrations): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, name TEXT NOT NULL, applied_ts INTEGER NOT NULL)');
@@ -110,11 +85,11 @@ export class SqliteStorage implements Storage {
 
   async getUser(userId: string): Promise<UserRecord | null> {
     const row = this.stmts.getUser.get(userId) as UserRow | undefined;
-    return row ? userRecord(row) : null;
+    return row ? userFromRow(row) : null;
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (this.stmts.listUsers.all() as UserRow[]).map(userRecord);
+    return (this.stmts.listUsers.all() as UserRow[]).map(userFromRow);
   }
 
   async setDeactivated(userId: string, deactivated: boolean): Promise<boolean> {
@@ -139,7 +114,7 @@ export class SqliteStorage implements Storage {
 
   async getAccessToken(tokenHash: string): Promise<AccessTokenRecord | null> {
     const row = this.stmts.getToken.get(tokenHash) as TokenRow | undefined;
-    return row ? { tokenHash: row.token_hash, userId: row.user_id, deviceId: row.device_id, createdTs: row.created_ts } : null;
+    return row ? tokenFromRow(row) : null;
   }
 
   async deleteAccessToken(tokenHash: string): Promise<void> {
