@@ -62,6 +62,13 @@ export interface Storage {
   deleteAccessToken(tokenHash: string): Promise<void>;
   /** Revokes all of the user's tokens except `keepTokenHash`; returns how many went. */
   deleteAccessTokensOfUser(userId: string, keepTokenHash?: string): Promise<number>;
+  /**
+   * A number that changes whenever a token may have stopped being valid: a revocation or
+   * deactivation through this store, or any commit by another connection (the operator's
+   * CLI). Stores that cannot tell cheaply leave it out, and tokens are then checked
+   * against the database on every request.
+   */
+  tokenGeneration?(): number;
 
   /** The schema version after migrations ran. */
   schemaVersion(): Promise<number>;

@@ -41,6 +41,8 @@ describe('admin commands', { timeout: 120_000 }, () => {
         ['@alice:ops.test', 'no', 'no'], ['@bob:ops.test', 'no', 'no'], ['@root:ops.test', 'yes', 'no'],
       ]);
 
+      // the server now knows her token (it keeps checked tokens in memory)
+      expect((await request(hs.url, 'POST', `${V1}/createRoom`, { token: alice.accessToken, body: {} })).status).toBe(200);
       const off = await runAxon(['deactivate-user', '--config', config, '--user', 'alice']);
       expect(off.stderr).toBe('');
       expect(off.code).toBe(0);

@@ -32,8 +32,18 @@ export interface RegisterRequest {
   viaSharedSecret?: boolean;
 }
 
+/** Valid tokens remembered (a few hundred bytes each); the oldest go first beyond it. */
+const TOKEN_CACHE_SIZE = 50_000;
+
 export class Accounts {
   readonly serverName: string;
+  /**
+   * Tokens already checked, by the token itself (no hash per request), for stores that
+   * say when a token may have been revoked (`tokenGeneration`): every request checks it,
+   * and a change forgets them all. Revocations are rare; lookups are on every request.
+   */
+  private readonly tokenCache = new Map<string, Requester>();
+  private tokenCacheGeneration: number | undefined;
   private readonly enableRegistration: boolean;
   private readonly now: () => number;
 
@@ -76,10 +86,26 @@ export class Accounts {
   }
 
   async authenticate(accessToken: string): Promise<Requester> {
+    const generation = this.storage.tokenGeneration?.();
+    if (generation !== undefined) {
+      if (generation !== this.tokenCacheGeneration) {
+        this.tokenCache.clear();
+        this.tokenCacheGeneration = generation;
+      }
+      const known = this.tokenCache.get(accessToken);
+      if (known) return known;
+    }
     const tokenHash = hashToken(accessToken);
     const token = await this.storage.getAccessToken(tokenHash);
     if (!token) throw errors.unknownToken();
-    return { userId: token.userId, deviceId: token.deviceId, tokenHash };
+    // shared by every request made with the token: frozen
+    const requester: Requester = Object.freeze({ userId: token.userId, deviceId: token.deviceId, tokenHash });
+    // only if nothing was revoked while the lookup ran
+    if (generation !== undefined && this.storage.tokenGeneration?.() === generation) {
+      if (this.tokenCache.size >= TOKEN_CACHE_SIZE) this.tokenCache.delete(this.tokenCache.keys().next().value!);
+      this.tokenCache.set(accessToken, requester);
+    }
+    return requester;
   }
 
   async logout(requester: Requester): Promise<void> {

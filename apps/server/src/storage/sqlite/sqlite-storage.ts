@@ -42,6 +42,8 @@ export class SqliteStorage implements Storage {
   /** WAL checkpoints on a worker thread (file databases); see sqlite-checkpointer.ts. */
   private readonly checkpointer: Checkpointer | null;
   private readonly stmts;
+  private tokenGen = 0;
+  private lastDataVersion = -1;
   readonly events: SqliteEventStore;
   readonly streams: SqliteStreamStore;
   readonly media: SqliteMediaStore;
@@ -75,6 +77,8 @@ export class SqliteStorage implements Storage {
       deleteToken: this.db.prepare('DELETE FROM access_tokens WHERE token_hash = ?'),
       deleteTokensOfUser: this.db.prepare('DELETE FROM access_tokens WHERE user_id = ? AND token_hash IS NOT ?'),
       version: this.db.prepare('SELECT max(version) AS v FROM schema_version'),
+      // changes when another connection (the CLI in another process) commits
+      dataVersion: this.db.prepare('PRAGMA data_version').pluck(),
     };
   }
 
@@ -93,6 +97,7 @@ export class SqliteStorage implements Storage {
   }
 
   async setDeactivated(userId: string, deactivated: boolean): Promise<boolean> {
+    this.tokenGen++;
     return this.stmts.setDeactivated.run(deactivated ? 1 : 0, userId).changes === 1;
   }
 
@@ -118,11 +123,22 @@ export class SqliteStorage implements Storage {
   }
 
   async deleteAccessToken(tokenHash: string): Promise<void> {
+    this.tokenGen++;
     this.stmts.deleteToken.run(tokenHash);
   }
 
   async deleteAccessTokensOfUser(userId: string, keepTokenHash?: string): Promise<number> {
+    this.tokenGen++;
     return this.stmts.deleteTokensOfUser.run(userId, keepTokenHash ?? null).changes;
+  }
+
+  tokenGeneration(): number {
+    const v = this.stmts.dataVersion.get() as number;
+    if (v !== this.lastDataVersion) {
+      this.lastDataVersion = v;
+      this.tokenGen++;
+    }
+    return this.tokenGen;
   }
 
   async schemaVersion(): Promise<number> {
