@@ -11,15 +11,14 @@ const templateOf = new Map<string, string>(operationTable.map((op) => [op.operat
  */
 export function httpMetrics(metrics: ServerMetrics): RequestHandler {
   return (req, res, next) => {
-    const endTimer = metrics.httpDuration.startTimer();
-    metrics.httpInFlight.inc();
+    const started = performance.now();
+    metrics.httpInFlight++;
     onResponseEnd(res, () => {
-      metrics.httpInFlight.dec();
+      metrics.httpInFlight--;
       const operationId = res.locals.operationId as string | undefined;
       const route = (operationId && templateOf.get(operationId)) || (req.path === '/health' ? '/health' : 'unmatched');
-      const labels = { method: req.method, route };
-      endTimer(labels);
-      metrics.httpRequests.inc({ ...labels, code: String(res.statusCode) });
+      metrics.httpDuration.child({ method: req.method, route }).observeSince(started);
+      metrics.httpRequests.inc({ method: req.method, route, code: String(res.statusCode) });
     });
     next();
   };

@@ -20,20 +20,21 @@ function timed<T extends object>(target: T, prefix: string, metrics: ServerMetri
       const operation = prefix + prop;
       if (typeof value === 'function') {
         const original = value as (...args: unknown[]) => unknown;
+        const series = metrics.databaseDuration.child({ operation });
         out = (...args: unknown[]): unknown => {
-          const end = metrics.databaseDuration.startTimer({ operation });
+          const started = performance.now();
           let result: unknown;
           try {
             result = original.apply(t, args);
           } catch (err) {
-            end();
+            series.observeSince(started);
             throw err;
           }
           if (!(result instanceof Promise)) {
-            end();
+            series.observeSince(started);
             return result;
           }
-          return result.then((r: unknown) => { end(); after(operation, r); return r; }, (err: unknown) => { end(); throw err; });
+          return result.then((r: unknown) => { series.observeSince(started); after(operation, r); return r; }, (err: unknown) => { series.observeSince(started); throw err; });
         };
       } else if (depth === 0 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
         out = timed(value, `${operation}.`, metrics, after, depth + 1);
@@ -56,6 +57,6 @@ export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Sto
   return timed(storage, '', metrics, (operation, result) => {
     if (operation !== 'events.appendEvents') return;
     const r = result as AppendResult;
-    if (!r.deduplicated) metrics.eventsPersisted.inc(r.events.length);
+    if (!r.deduplicated) metrics.eventsPersisted.value += r.events.length;
   });
 }

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { CounterSeries, HistogramSeries } from './series.js';
 
 /** What the metrics read from the sync notifier (domain/sync/notifier.ts), lazily at scrape time. */
 export interface NotifierStatsSource {
@@ -17,11 +18,13 @@ const DB_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01
  */
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly httpRequests: Counter<'method' | 'route' | 'code'>;
-  readonly httpDuration: Histogram<'method' | 'route'>;
-  readonly httpInFlight: Gauge;
-  readonly eventsPersisted: Counter;
-  readonly databaseDuration: Histogram<'operation'>;
+  readonly httpRequests: CounterSeries<'method' | 'route' | 'code'>;
+  readonly httpDuration: HistogramSeries<'method' | 'route'>;
+  /** Requests being handled now (read at scrape time). */
+  httpInFlight = 0;
+  /** Room events written (`.value += n`). */
+  readonly eventsPersisted: { value: number };
+  readonly databaseDuration: HistogramSeries<'operation'>;
   readonly rateLimited: Counter<'limiter'>;
   /** Wake-ups of waiting long-polls; read from the notifier's stats, or incremented directly by code without one. */
   readonly notifierWakeups: Counter;
@@ -31,23 +34,19 @@ export class ServerMetrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.httpRequests = new Counter({
-      name: 'axon_http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status code.',
-      labelNames: ['method', 'route', 'code'], registers,
+    this.httpRequests = new CounterSeries('axon_http_requests_total',
+      'HTTP requests answered, by method, route template and status code.', ['method', 'route', 'code'], registers);
+    this.httpDuration = new HistogramSeries('axon_http_request_duration_seconds',
+      'Time from request to the end of the response, by method and route template (long-polls included).',
+      ['method', 'route'], HTTP_BUCKETS, registers);
+    const self = this;
+    new Gauge({
+      name: 'axon_http_requests_in_flight', help: 'Requests being handled now, long-polls included.', registers,
+      collect() { this.set(self.httpInFlight); },
     });
-    this.httpDuration = new Histogram({
-      name: 'axon_http_request_duration_seconds',
-      help: 'Time from request to the end of the response, by method and route template (long-polls included).',
-      labelNames: ['method', 'route'], buckets: HTTP_BUCKETS, registers,
-    });
-    this.httpInFlight = new Gauge({ name: 'axon_http_requests_in_flight', help: 'Requests being handled now, long-polls included.', registers });
-    this.eventsPersisted = new Counter({ name: 'axon_events_persisted_total', help: 'Room events written to the database.', registers });
-    this.databaseDuration = new Histogram({
-      name: 'axon_database_query_duration_seconds',
-      help: 'Time spent in storage calls, by storage operation.',
-      labelNames: ['operation'], buckets: DB_BUCKETS, registers,
-    });
+    this.eventsPersisted = new CounterSeries<never>('axon_events_persisted_total', 'Room events written to the database.', [], registers).child({});
+    this.databaseDuration = new HistogramSeries('axon_database_query_duration_seconds',
+      'Time spent in storage calls, by storage operation.', ['operation'], DB_BUCKETS, registers);
     this.rateLimited = new Counter({
       name: 'axon_rate_limited_total',
       help: 'Requests refused with 429 M_LIMIT_EXCEEDED, by limiter (rc_message, rc_login, rc_registration).',
@@ -66,7 +65,6 @@ export class ServerMetrics {
       name: 'axon_notifier_user_streams', help: 'Users the notifier tracks (polled recently).', registers,
       collect() { this.set(notifier()?.userStreams ?? 0); },
     });
-    const self = this;
     this.notifierWakeups = new Counter({
       name: 'axon_notifier_wakeups_total', help: 'Waiting long-polls woken by a new event.', registers,
       collect() {
