@@ -11,15 +11,21 @@ let s: TestServer;
 beforeAll(async () => { s = await startServer(); });
 afterAll(async () => { await s.close(); });
 
-interface Layer { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } }
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[]; routes?: readonly { method: string; template: string }[] };
+}
 
-/** Every (method, path) the Express app has a route for, read from its router. */
+/** Every (method, path) the app serves, read from its Express router and the Matrix route table. */
 function mountedRoutes(app: Express): Set<string> {
   const out = new Set<string>();
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {
       if (layer.route) {
         for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.add(`${method} ${layer.route.path}`);
+      } else if (layer.handle?.routes) {
+        // the Matrix routes (http/route-table.ts, not Express routes)
+        for (const r of layer.handle.routes) out.add(`${r.method} ${expressPath(r.template)}`);
       } else if (layer.handle?.stack) walk(layer.handle.stack);
     }
   };

@@ -1,5 +1,5 @@
 import { operationTable, type OperationId, type OperationInfo, type QueryValue } from '@axon/contract';
-import express, { type RequestHandler, type Router } from 'express';
+import type { RequestHandler } from 'express';
 import { errors } from '../errors.js';
 import type { Requester } from '../domain/accounts/accounts.js';
 import { parseSize } from '../config/size.js';
@@ -13,6 +13,7 @@ import { RawBody } from './raw-body.js';
 import { validateBody, validateQuery } from './middleware/validate-request.js';
 import { NOT_YET_IMPLEMENTED } from './not-yet-implemented.js';
 import { RawJson } from './raw-json.js';
+import { RouteTable } from './route-table.js';
 
 /** `/rooms/{roomId}/join` -> `/rooms/:roomId/join`. */
 export function expressPath(template: string): string {
@@ -92,11 +93,11 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
 }
 
 /**
- * The operation's middleware as one Express handler, run in order the way an Express
+ * Middleware as one Express handler, run in order the way an Express
  * route runs its layers (a throw or a rejected promise is next(err); next with an error
  * skips the rest), without a route layer and dispatch step per function.
  */
-function composeChain(chain: readonly RequestHandler[]): RequestHandler {
+export function composeChain(chain: readonly RequestHandler[]): RequestHandler {
   return (req, res, done) => {
     let i = 0;
     const next = (err?: unknown): void => {
@@ -122,40 +123,19 @@ function composeChain(chain: readonly RequestHandler[]): RequestHandler {
   };
 }
 
-/** How many `/` a path has, one trailing `/` aside (routes are not strict about it). */
-function slashCount(path: string): number {
-  let n = 0;
-  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 0x2f) n++;
-  if (path.length > 1 && path.charCodeAt(path.length - 1) === 0x2f) n--;
-  return n;
-}
-
-/** The Matrix routes: a request handler that also exposes its routers' layers (`stack`). */
-export type MatrixRouter = RequestHandler & { stack: { handle: Router }[] };
+/** The Matrix routes: a request handler that also lists what it serves (for the routing test). */
+export type MatrixRouter = RequestHandler & { routes: readonly { method: string; template: string }[] };
 
 /**
  * Builds the Matrix routes from the contract's operation table: spec/ decides what is
  * served. `stubs` (tests only) may also serve operations that are not implemented yet.
- *
- * A template's parameters never span a `/`, so a path can only match templates with as
- * many segments as it has. The routes are split into one Express router per segment count
- * (each in table order, its 405s after its methods, as a single router would have them),
- * and a request goes straight to its count's router instead of Express scanning every
- * operation's layers in turn.
+ * Matching is route-table.ts's, in place of an Express route per operation: Express tried
+ * each operation's layers in turn with a regular expression, and that showed in profiles.
  */
 export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: HandlerMap = {}): MatrixRouter {
   assertHandlersComplete(handlers);
   const all: HandlerMap = { ...handlers, ...stubs };
-  const routers = new Map<number, Router>();
-  const routerFor = (template: string): Router => {
-    const n = slashCount(template);
-    let r = routers.get(n);
-    if (!r) {
-      r = express.Router({ strict: false, caseSensitive: true });
-      routers.set(n, r);
-    }
-    return r;
-  };
+  const table = new RouteTable<RequestHandler>();
   const bodyLimit = parseSize(app.config.max_request_body_size);
   const uploadLimit = parseSize(app.config.max_upload_size);
   const served = operationTable.filter((op) => op.operationId in all);
@@ -171,17 +151,19 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
     const rateLimit = rateLimitFor(op.operationId as OperationId, app);
     if (rateLimit) chain.push(rateLimit);
     chain.push(callHandler(op, handler, app));
-    routerFor(op.path)[op.method](expressPath(op.path), composeChain(chain));
-  }
-  // Only after every method is mounted: a known path with another method is a 405.
-  for (const template of new Set(served.map((op) => op.path))) {
-    routerFor(template).all(expressPath(template), () => { throw errors.unrecognized(405); });
+    table.add(op.method, op.path, composeChain(chain));
   }
   const front = ((req, res, next) => {
-    const r = routers.get(slashCount(req.path));
-    if (r) r(req, res, next);
-    else next();
+    const m = table.match(req.method, req.path);
+    if (m.kind === 'found') {
+      req.params = m.params;
+      m.target(req, res, next);
+    } else if (m.kind === 'method') {
+      next(errors.unrecognized(405));
+    } else {
+      next();
+    }
   }) as MatrixRouter;
-  front.stack = [...routers.values()].map((handle) => ({ handle }));
+  front.routes = served.map((op) => ({ method: op.method, template: op.path }));
   return front;
 }
