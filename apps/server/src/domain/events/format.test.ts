@@ -171,6 +171,13 @@ describe('identifiers', () => {
     expect(ids.size).toBe(200);
     for (const id of ids) expect(id).toMatch(/^\$[A-Za-z0-9_-]{24}:example\.org$/);
   });
+  it('event ids made later sort after earlier ones (index locality), whatever their random part', () => {
+    const zero = (n: number): Uint8Array => new Uint8Array(n);
+    const high = (n: number): Uint8Array => new Uint8Array(n).fill(255);
+    const t = Date.UTC(2026, 10, 29);
+    expect(generateEventId('hs', high, t) < generateEventId('hs', zero, t + 1)).toBe(true);
+    expect(generateEventId('hs', zero, t)).toBe(`$${t.toString(36)}${'A'.repeat(16)}:hs`);
+  });
   it('room ids are !<18 letters>:<server>', () => {
     for (let i = 0; i < 200; i++) expect(generateRoomId('localhost')).toMatch(/^![A-Za-z]{18}:localhost$/);
   });

@@ -1,0 +1,19 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { migrate } from '../sqlite/sqlite-storage.js';
+import { sqliteMigrations } from './sqlite.js';
+
+describe('SQLite migrations', () => {
+  it('6 rebuilds event_txns WITHOUT ROWID, keeping its rows and its uniqueness', () => {
+    const db = new Database(':memory:');
+    migrate(db, sqliteMigrations.filter((m) => m.version < 6));
+    db.prepare('INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES (?, ?, ?, ?)').run('h', 't1', '$e:hs', 1);
+    expect(migrate(db)).toBe(6);
+    expect(db.prepare('SELECT token_hash, txn_id, event_id, created_ts FROM event_txns').all()).toEqual([
+      { token_hash: 'h', txn_id: 't1', event_id: '$e:hs', created_ts: 1 },
+    ]);
+    expect((db.prepare("SELECT sql FROM sqlite_master WHERE name = 'event_txns'").get() as { sql: string }).sql).toMatch(/WITHOUT ROWID/);
+    expect(() => db.prepare('INSERT INTO event_txns VALUES (?, ?, ?, ?)').run('h', 't1', '$f:hs', 2)).toThrow(/UNIQUE|PRIMARY/);
+    db.close();
+  });
+});
