@@ -1,5 +1,5 @@
 import { operationTable, type OperationId, type OperationInfo, type QueryValue } from '@axon/contract';
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { errors } from '../errors.js';
 import type { Requester } from '../domain/accounts/accounts.js';
 import { parseSize } from '../config/size.js';
@@ -39,6 +39,17 @@ export function assertHandlersComplete(handlers: HandlerMap): void {
 /** JSON bodies unless the spec says the operation consumes something else (media upload). */
 function consumesJson(op: OperationInfo): boolean {
   return op.consumes.length === 0 || op.consumes.some((c) => c === 'application/json' || c.endsWith('+json'));
+}
+
+/**
+ * What `res.status(s).json(body)` writes (same headers), without Express's send path:
+ * no ETag or freshness checks apply to these answers.
+ */
+function sendJsonText(res: Response, status: number, text: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
@@ -82,13 +93,16 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
       res.send(reply.body.bytes);
       return;
     }
+    const validating = app.config.testing.validate_responses;
     if (reply.body instanceof RawJson) {
       // test mode parses it, so that response validation sees the body
-      if (app.config.testing.validate_responses) res.status(reply.status).json(JSON.parse(reply.body.text));
-      else res.status(reply.status).type('json').send(reply.body.text);
+      if (validating) res.status(reply.status).json(JSON.parse(reply.body.text));
+      else sendJsonText(res, reply.status, reply.body.text);
       return;
     }
-    res.status(reply.status).json(reply.body);
+    // test mode goes through res.json, which response validation wraps
+    if (validating) res.status(reply.status).json(reply.body);
+    else sendJsonText(res, reply.status, JSON.stringify(reply.body) ?? '');
   };
 }
 

@@ -1,5 +1,29 @@
 import express, { type RequestHandler } from 'express';
+import { plainBody, readBody } from '../read-body.js';
 import { parseJsonBody } from './json-guard.js';
+
+/**
+ * Reads the body into `req.body` as bytes: plain bodies by read-body.ts, encoded ones
+ * (gzip, deflate, unknown) by body-parser, which inflates or refuses them.
+ */
+function bodyBytes(limitBytes: number): RequestHandler {
+  const raw = express.raw({ type: () => true, limit: limitBytes });
+  return (req, res, next) => {
+    if (!plainBody(req)) {
+      raw(req, res, next);
+      return;
+    }
+    // body-parser reads nothing when the request says it has no body
+    if (req.headers['transfer-encoding'] === undefined && req.headers['content-length'] === undefined) {
+      next();
+      return;
+    }
+    readBody(req, limitBytes).then((bytes) => {
+      req.body = bytes;
+      next();
+    }, next);
+  };
+}
 
 /**
  * Reads the body whatever its Content-Type (old clients send JSON without one) and parses
@@ -7,7 +31,7 @@ import { parseJsonBody } from './json-guard.js';
  * handler turns into M_TOO_LARGE.
  */
 export function jsonBody(limitBytes: number, bodyRequired = true): RequestHandler[] {
-  const raw = express.raw({ type: () => true, limit: limitBytes });
+  const raw = bodyBytes(limitBytes);
   const parse: RequestHandler = (req, res, next) => {
     const buf: unknown = req.body;
     const bytes = Buffer.isBuffer(buf) ? buf : Buffer.alloc(0);
@@ -30,7 +54,7 @@ export function jsonBody(limitBytes: number, bodyRequired = true): RequestHandle
  * bytes as they came, as a Buffer in `res.locals.body`, up to `limitBytes`.
  */
 export function rawBody(limitBytes: number): RequestHandler[] {
-  const raw = express.raw({ type: () => true, limit: limitBytes });
+  const raw = bodyBytes(limitBytes);
   const keep: RequestHandler = (req, res, next) => {
     const buf: unknown = req.body;
     res.locals.body = Buffer.isBuffer(buf) ? buf : Buffer.alloc(0);
