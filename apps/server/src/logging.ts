@@ -35,11 +35,18 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     base: { name: 'axon' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    mixin(_obj: object, _level: number, logger: Logger): Record<string, unknown> {
+    mixin(obj: object, _level: number, logger: Logger): Record<string, unknown> {
+      // pino merges into what this returns: a fresh object each time
+      if ('request_id' in obj) return {};
       const current = requestContext.getStore();
-      if (!current || requestLoggers.has(logger) || 'request_id' in logger.bindings()) return {};
+      // the root logger's bindings are known: no parse of them
+      if (!current || requestLoggers.has(logger) || (logger !== root && 'request_id' in logger.bindings())) return {};
       return { request_id: current.requestId };
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // stdout written asynchronously: a synchronous write per access line was a system call
+  // on the event loop for every request. Lines queue while one write is in flight, and
+  // pino flushes what is left when the process exits.
+  const root: Logger = pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  return root;
 }

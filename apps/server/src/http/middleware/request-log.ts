@@ -12,6 +12,8 @@ export const UNLOGGED_PATHS = new Set(['/health']);
  * first address of X-Forwarded-For (Express's `trust proxy`, set in app.ts).
  */
 export function clientAddress(req: Request): string {
+  // req.ip walks the forwarding headers even when no proxy is trusted
+  if (req.app.settings['trust proxy'] === false) return req.socket.remoteAddress ?? 'unknown';
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 
@@ -41,23 +43,33 @@ export function onResponseEnd(res: Response, done: (aborted: boolean) => void): 
 }
 
 /**
- * Gives each request an id (`GET-12`, as Synapse's logs do) and a child logger, runs the
- * rest of the request in `requestContext`, and logs one access line when it ends: method,
- * path (never the query string, which may hold an access token), status, duration, user,
- * client address.
+ * Gives each request an id (`GET-12`, as Synapse's logs do) and a child logger
+ * (`res.locals.log`, made when first asked for: most requests never log but their access
+ * line), runs the rest of the request in `requestContext`, and logs one access line when
+ * it ends: method, path (never the query string, which may hold an access token), status,
+ * duration, user, client address.
  */
 export function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const requestId = `${req.method}-${++counter}`;
-    const log = logger.child({ request_id: requestId });
-    requestLoggers.add(log);
+    let log: Logger | undefined;
     res.locals.requestId = requestId;
-    res.locals.log = log;
+    Object.defineProperty(res.locals, 'log', {
+      get(): Logger {
+        if (!log) {
+          log = logger.child({ request_id: requestId });
+          requestLoggers.add(log);
+        }
+        return log;
+      },
+      enumerable: true,
+    });
     const started = process.hrtime.bigint();
     onResponseEnd(res, (aborted) => {
       if (UNLOGGED_PATHS.has(req.path)) return;
       const requester = res.locals.requester as Requester | undefined;
-      log.info({
+      logger.info({
+        request_id: requestId,
         method: req.method,
         path: req.path,
         status: res.statusCode,
