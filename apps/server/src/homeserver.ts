@@ -12,6 +12,7 @@ import { DirectoryService } from './domain/directory/directory-service.js';
 import { MediaService } from './domain/media/media-service.js';
 import { ProfileService } from './domain/profile/profile-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
+import { expressClasses } from './http/express-classes.js';
 import { answerClientErrors, serverOptions } from './http/server-limits.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
@@ -89,7 +90,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   let server: Server;
   try {
     // Header, body and keep-alive timeouts; unparsable requests answered as Matrix errors.
-    server = createServer(serverOptions(), createApp(context, options));
+    const app = createApp(context, options);
+    server = createServer({ ...serverOptions(), ...expressClasses(app) }, app);
     answerClientErrors(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
