@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Notifier, type CheckForUpdates, type WaitOutcome } from './notifier.js';
+import { Notifier, WaitCancel, type CheckForUpdates, type WaitOutcome } from './notifier.js';
 import { formatStreamToken, parseStreamToken, type StreamToken } from './stream-token.js';
 
 const T = (s: string): StreamToken => parseStreamToken(s);
@@ -166,6 +166,28 @@ describe('Notifier.waitForEvents', () => {
     expect(check.calls).toEqual([]);
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
     expect(n.stats()).toMatchObject({ waiters: 0, timers: 0, abortListeners: 0, activeWaits: 0 });
+  });
+
+  it('a WaitCancel ends a parked wait like an abort, and listens to a signal itself', async () => {
+    const n = makeNotifier();
+    const cancel = new WaitCancel();
+    const check = recorder(['never']);
+    const p = n.waitForEvents('@alice:hs', T('s5'), 30_000, cancel, check);
+    await settle();
+    expect(cancel.listener).not.toBeNull();
+    cancel.cancel();
+    expect(await p).toEqual({ status: 'aborted' });
+    expect(cancel.listener).toBeNull();
+    expect(check.calls).toEqual([]);
+    expect(n.stats()).toMatchObject({ waiters: 0, timers: 0, abortListeners: 0, activeWaits: 0 });
+
+    const ac = new AbortController();
+    const viaSignal = new WaitCancel();
+    ac.signal.addEventListener('abort', viaSignal, { once: true });
+    const q = n.waitForEvents('@alice:hs', T('s5'), 30_000, viaSignal, check);
+    await settle();
+    ac.abort();
+    expect(await q).toEqual({ status: 'aborted' });
   });
 
   it('an abort during a check drops its result', async () => {

@@ -55,6 +55,28 @@ interface Waiter {
   wake: (() => void) | null;
 }
 
+/**
+ * An early end for a wait that is not an EventTarget. A held poll otherwise needs an
+ * AbortController and a listener on it (about 1 KiB, and EventTarget bookkeeping on every
+ * add and remove), which 10,000 held polls feel. `handleEvent` lets it listen to an
+ * AbortSignal itself: `signal.addEventListener('abort', cancel)`, no closure.
+ */
+export class WaitCancel {
+  aborted = false;
+  /** The armed wait's wake-up, set by the notifier while it waits. */
+  listener: (() => void) | null = null;
+
+  cancel(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.listener?.();
+  }
+
+  handleEvent(): void {
+    this.cancel();
+  }
+}
+
 class UserStream {
   currentToken: StreamToken;
   waiters = new Set<Waiter>();
@@ -137,7 +159,7 @@ export class Notifier {
   }
 
   async waitForEvents<R>(
-    userId: string, from: StreamToken, timeoutMs: number, signal: AbortSignal, check: CheckForUpdates<R>,
+    userId: string, from: StreamToken, timeoutMs: number, signal: AbortSignal | WaitCancel, check: CheckForUpdates<R>,
   ): Promise<WaitOutcome<R>> {
     if (signal.aborted) return ABORTED;
     const stream = this.streamFor(userId);
@@ -175,10 +197,20 @@ export class Notifier {
             waiter.wake?.();
           }, timeoutMs);
           this.timers++;
-          signal.addEventListener('abort', onAbort, { once: true });
+          if (signal instanceof WaitCancel) signal.listener = onAbort;
+          else signal.addEventListener('abort', onAbort, { once: true });
           this.listeners++;
         }
-        await this.park(stream, waiter);
+        this.parked++;
+        await new Promise<void>((resolve) => {
+          waiter.wake = resolve;
+          stream.waiters.add(waiter);
+        });
+        // Inline rather than a .finally(): one promise and one turn less per wake-up.
+        // A wake by notify() already swapped the set; a timeout or abort leaves it there.
+        waiter.wake = null;
+        stream.waiters.delete(waiter);
+        this.parked--;
       }
     } finally {
       if (timer !== undefined) {
@@ -186,7 +218,8 @@ export class Notifier {
         this.timers--;
       }
       if (armed) {
-        signal.removeEventListener('abort', onAbort);
+        if (signal instanceof WaitCancel) signal.listener = null;
+        else signal.removeEventListener('abort', onAbort);
         this.listeners--;
       }
       stream.activeWaits--;
@@ -247,15 +280,4 @@ export class Notifier {
     for (const w of woken) w.wake?.();
   }
 
-  private park(s: UserStream, waiter: Waiter): Promise<void> {
-    this.parked++;
-    return new Promise<void>((resolve) => {
-      waiter.wake = resolve;
-      s.waiters.add(waiter);
-    }).finally(() => {
-      waiter.wake = null;
-      s.waiters.delete(waiter);
-      this.parked--;
-    });
-  }
 }

@@ -137,6 +137,10 @@ export class PresenceStream {
     if (!prev || prev.presence === 'offline') await this.markActive(userId);
     const l = this.live.get(userId);
     if (!l) return () => {};
+    return this.startSyncing(l);
+  }
+
+  private startSyncing(l: Live): () => void {
     l.syncing++;
     l.lastSyncTs = this.now();
     let done = false;
@@ -146,6 +150,16 @@ export class PresenceStream {
       l.syncing--;
       l.lastSyncTs = this.now();
     };
+  }
+
+  /**
+   * syncStarted when it needs no write (the user is online or unavailable here): answered
+   * without a promise, as nearly every poll is; undefined when syncStarted must run.
+   */
+  syncStartedNow(userId: string): (() => void) | undefined {
+    const l = this.live.get(userId);
+    if (!l || l.record.presence === 'offline') return undefined;
+    return this.startSyncing(l);
   }
 
   /** Applies the idle and offline rules now; returns how many users changed. */
