@@ -1,4 +1,4 @@
-import { makeAgent, requestJson } from '../http.js';
+import { LeanConnection } from '../lean-client.js';
 import { makeUsers, txnId } from '../matrix.js';
 import { judged, type Scenario } from '../scenario.js';
 import { median } from '../stats.js';
@@ -23,8 +23,11 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
   const rooms = await Promise.all(users.map((u) => api.createRoom(u)));
   const seconds = smoke ? 1 : 5;
   const runs = smoke ? 1 : 3;
-  const agent = makeAgent(SENDERS);
-  const body = { msgtype: 'm.text', body: 'throughput' };
+  // one connection per sender, as 20 clients would have (lean-client.ts: the load
+  // generator must not take the CPU the server needs)
+  const axonConnections = users.map((_, w) => LeanConnection.forUrl(apis[w % apis.length]!.baseUrl));
+  const ceilingConnections = users.map(() => LeanConnection.forUrl(ceilingUrl));
+  const body = JSON.stringify({ msgtype: 'm.text', body: 'throughput' });
   const axonRates: number[] = [];
   const ceilingRates: number[] = [];
   const axonCpu: number[] = [];
@@ -33,14 +36,15 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     const axonCpu0 = await ask('server-cpu-ms');
     const axon = await runFor(seconds * 1000, SENDERS, async (w) => {
       // sender w talks to process w mod N, as a load balancer would spread them
-      const r = await requestJson(agent, apis[w % apis.length]!.baseUrl, 'PUT',
+      const r = await axonConnections[w]!.request('PUT',
         `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
-      if (r.status !== 200) throw new Error(`send: ${r.status} ${JSON.stringify(r.body)}`);
+      if (r.status !== 200 || !r.text.includes('"event_id"')) throw new Error(`send: ${r.status} ${r.text}`);
     });
     const axonCpuUs = ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / (axon * seconds);
     const ceilingCpu0 = await ask('ceiling-cpu-ms');
     const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
-      await requestJson(agent, ceilingUrl, 'PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
+      const r = await ceilingConnections[w]!.request('PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
+      if (r.status !== 200) throw new Error(`ceiling: ${r.status} ${r.text}`);
     });
     const ceilingCpuUs = ((await ask('ceiling-cpu-ms')) - ceilingCpu0) * 1000 / (ceiling * seconds);
     // the first round warms up both
@@ -52,6 +56,7 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     }
     log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
+  for (const c of [...axonConnections, ...ceilingConnections]) c.close();
   const axon = median(axonRates);
   const ceiling = median(ceilingRates);
   return [
