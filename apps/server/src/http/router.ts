@@ -1,5 +1,6 @@
 import { operationTable, type OperationId, type OperationInfo, type QueryValue } from '@axon/contract';
 import type { RequestHandler, Response } from 'express';
+import type { Logger } from '../logging.js';
 import { errors } from '../errors.js';
 import type { Requester } from '../domain/accounts/accounts.js';
 import { parseSize } from '../config/size.js';
@@ -84,7 +85,10 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
         return r;
       },
       app,
-      log: res.locals.log ?? app.logger,
+      // the request's child logger is made only if the handler logs
+      get log(): Logger {
+        return (res.locals.log as Logger | undefined) ?? app.logger;
+      },
     };
     const reply = await handler(ctx);
     if (reply.body instanceof RawBody) {
