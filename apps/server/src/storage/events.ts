@@ -81,6 +81,13 @@ export interface EventStore {
 
   /** The room's state now, as a view; an unknown room gives an empty state. */
   getCurrentState(roomId: string): Promise<RoomState>;
+  /**
+   * getCurrentState for many rooms in one call (initialSync): room id -> its state events,
+   * in getCurrentState's order. Rooms without state are absent. Reads only.
+   */
+  getCurrentStateEventsInRooms(roomIds: readonly string[]): Promise<Map<string, PersistedEvent[]>>;
+  /** getRoom for many rooms in one call; unknown rooms are absent. */
+  getRooms(roomIds: readonly string[]): Promise<Map<string, RoomRecord>>;
   /** The room's state just after the event at `streamOrdering` (for rooms a user has left). */
   getStateAt(roomId: string, streamOrdering: number): Promise<RoomState>;
 

@@ -19,7 +19,7 @@ import { canSeeEvent } from '../rooms/visibility.js';
 import type { RoomState } from '../rooms/room-state.js';
 import { PollSlots } from '../ratelimit/poll-slots.js';
 import { MembershipIndex } from './membership-index.js';
-import { Notifier } from './notifier.js';
+import { Notifier, WaitCancel } from './notifier.js';
 import {
   clampToCurrent, formatStreamToken, maxToken, parseStreamToken, toLiveToken, withTopologicalRoom,
   type StreamKey, type StreamToken,
@@ -89,34 +89,43 @@ const INVITE_STATE_TYPES = ['m.room.join_rules', 'm.room.canonical_alias', 'm.ro
 const MEMBERSHIPS_SHOWN: ReadonlySet<string> = new Set(['join', 'invite']);
 
 interface StopWatch {
-  readonly polls: Set<() => void>;
+  readonly polls: Set<WaitCancel>;
   readonly onAbort: () => void;
 }
 const stopWatches = new WeakMap<AbortSignal, StopWatch>();
 
 /**
- * Calls `fn` when the server's shutdown signal fires; returns the undo. Every waiting poll
- * watches that one signal, and EventTarget's add and remove scan its listeners, so one
- * listener per poll made 10,000 polls cost O(n^2): here the signal has one listener while
- * any poll waits (none after), and the polls a Set.
+ * Cancels `poll` when the server's shutdown signal fires. Every waiting poll watches that
+ * one signal, and EventTarget's add and remove scan its listeners, so one listener per
+ * poll made 10,000 polls cost O(n^2): here the signal has one listener while any poll
+ * waits (none after), and the polls a Set.
  */
-function whenStopping(stopping: AbortSignal, fn: () => void): () => void {
+function watchStopping(stopping: AbortSignal, poll: WaitCancel): void {
   let watch = stopWatches.get(stopping);
   if (!watch) {
-    const polls = new Set<() => void>();
-    watch = { polls, onAbort: () => { for (const f of [...polls]) f(); } };
+    const polls = new Set<WaitCancel>();
+    watch = { polls, onAbort: () => { for (const p of [...polls]) p.cancel(); } };
     stopWatches.set(stopping, watch);
     stopping.addEventListener('abort', watch.onAbort, { once: true });
   }
-  const own = watch;
-  own.polls.add(fn);
-  return () => {
-    own.polls.delete(fn);
-    if (own.polls.size === 0 && stopWatches.get(stopping) === own) {
-      stopWatches.delete(stopping);
-      stopping.removeEventListener('abort', own.onAbort);
-    }
-  };
+  watch.polls.add(poll);
+}
+
+function unwatchStopping(stopping: AbortSignal, poll: WaitCancel): void {
+  const watch = stopWatches.get(stopping);
+  if (!watch) return;
+  watch.polls.delete(poll);
+  if (watch.polls.size === 0) {
+    stopWatches.delete(stopping);
+    stopping.removeEventListener('abort', watch.onAbort);
+  }
+}
+
+/** parts.join(',') as a rope (see SyncService.renderArray): large bodies are copied once, when written. */
+function ropeJoin(parts: readonly string[]): string {
+  let out = parts[0] ?? '';
+  for (let i = 1; i < parts.length; i++) out += ',' + parts[i];
+  return out;
 }
 
 /** A pagination token, or 400 M_BAD_PAGINATION. */
@@ -158,6 +167,8 @@ interface RoomPrefetch {
   readonly latest: PersistedEvent[];
   /** Stream ordering of the user's join, when it is their last membership event in the room. */
   readonly joinedSince?: number;
+  /** The room's current state events (read for every joined room at once). */
+  readonly state?: readonly PersistedEvent[];
 }
 
 /**
@@ -385,20 +396,19 @@ export class SyncService {
     const releaseSlot = timeout > 0 ? this.pollSlots.acquire(req.userId) : () => {};
     let release: () => void;
     try {
-      release = await this.streams.presence.syncStarted(req.userId);
+      release = this.streams.presence.syncStartedNow(req.userId) ?? await this.streams.presence.syncStarted(req.userId);
     } catch (err) {
       releaseSlot();
       throw err;
     }
-    // One signal for both ways a wait ends early; the stopping listener is removed after.
-    const ac = new AbortController();
-    const onStop = (): void => ac.abort();
-    const onClose = (): void => ac.abort();
-    if (stopping.aborted || signal.aborted) ac.abort();
-    const unwatch = whenStopping(stopping, onStop);
-    signal.addEventListener('abort', onClose, { once: true });
+    // One handle for both ways a wait ends early (shutdown, the client leaving); it
+    // listens to the request's signal itself.
+    const cancel = new WaitCancel();
+    if (stopping.aborted || signal.aborted) cancel.cancel();
+    watchStopping(stopping, cancel);
+    signal.addEventListener('abort', cancel, { once: true });
     try {
-      const outcome = await this.notifier.waitForEvents(req.userId, from, timeout, ac.signal,
+      const outcome = await this.notifier.waitForEvents(req.userId, from, timeout, cancel,
         (f, t) => this.collect(req, f, t));
       if (outcome.status === 'result') {
         return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(outcome.result.end))},"chunk":${jsonArray(outcome.result.parts)}}`;
@@ -407,8 +417,8 @@ export class SyncService {
       // aborted: shutting down (answer an empty chunk at once) or the client left (unread)
       return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(end))},"chunk":[]}`;
     } finally {
-      unwatch();
-      signal.removeEventListener('abort', onClose);
+      unwatchStopping(stopping, cancel);
+      signal.removeEventListener('abort', cancel);
       release();
       releaseSlot();
     }
@@ -425,19 +435,20 @@ export class SyncService {
     // room events
     if (to.room.stream > from.room.stream) {
       const all = new Set<string>();
-      const check = new Map<string, PersistedEvent[] | null>();
+      let check: Map<string, PersistedEvent[] | null> | undefined;
       for (const [roomId, m] of this.membership.roomsOf(userId)) {
         if (m.membership === 'join' && m.stream <= from.room.stream) all.add(roomId);
-        else if (m.stream > from.room.stream) check.set(roomId, null);
+        else if (m.stream > from.room.stream) (check ??= new Map()).set(roomId, null);
       }
-      const rooms = new Set([...all, ...check.keys()]);
+      // Joined throughout (the usual poll): `all` is every room to read, none to judge.
+      const rooms = check ? new Set([...all, ...check.keys()]) : all;
       let cursor = from.room.stream;
       if (rooms.size > 0) {
         outer: while (cursor < to.room.stream) {
           const batch = await this.eventsInRange(rooms, cursor, to.room.stream, max);
           for (const ev of batch) {
             cursor = ev.stream_ordering;
-            if (await this.visibleInStream(userId, ev, all, check, to.room.stream)) {
+            if (all.has(ev.room_id) || await this.visibleInStream(userId, ev, check!, to.room.stream)) {
               parts.push(this.jsonCache.render(ev, now, { requesterToken: req.tokenHash }));
               if (parts.length >= max) break outer;
             }
@@ -460,7 +471,8 @@ export class SyncService {
       end.presence = taken.length === rows.length ? to.presence : taken.at(-1)!.streamId;
       budget -= taken.length;
     }
-    const joined = this.membership.joinedRooms(userId);
+    // Only typing and receipts need the joined rooms; most wake-ups move neither.
+    const joined = to.typing > from.typing || to.receipt > from.receipt ? this.membership.joinedRooms(userId) : [];
     if (budget > 0 && to.typing > from.typing) {
       const evs = this.streams.typing.updatesFor(joined, from.typing, to.typing);
       if (evs.length <= budget) {
@@ -493,9 +505,8 @@ export class SyncService {
    * sent it (m.room.create comes before its creator's join).
    */
   private async visibleInStream(
-    userId: string, ev: PersistedEvent, all: ReadonlySet<string>, check: Map<string, PersistedEvent[] | null>, upTo: number,
+    userId: string, ev: PersistedEvent, check: Map<string, PersistedEvent[] | null>, upTo: number,
   ): Promise<boolean> {
-    if (all.has(ev.room_id)) return true;
     if ((ev.type === 'm.room.member' && ev.state_key === userId) || ev.sender === userId) return true;
     let history = check.get(ev.room_id);
     if (!history) {
@@ -515,6 +526,20 @@ export class SyncService {
 
   private render(ev: PersistedEvent, now: number, req: SyncRequester): string {
     return this.jsonCache.render(ev, now, { requesterToken: req.tokenHash });
+  }
+
+  /**
+   * Events as a JSON array, by concatenation: V8 keeps `+` as a rope and the body is
+   * flattened once, when it is written; join() copies it again at every level.
+   */
+  private renderArray(events: Iterable<PersistedEvent>, now: number, req: SyncRequester): string {
+    let out = '[';
+    let first = true;
+    for (const ev of events) {
+      out += first ? this.render(ev, now, req) : ',' + this.render(ev, now, req);
+      first = false;
+    }
+    return out + ']';
   }
 
   /** State as of `upTo`: the current state unless something newer is in it. */
@@ -549,7 +574,10 @@ export class SyncService {
     }
     const joined = membership === 'join';
     const upTo = joined ? snapshot.room.stream : Math.min(memberStream, snapshot.room.stream);
-    const state = await this.stateAt(roomId, upTo, joined);
+    // The prefetched current state serves unless a state event came after the snapshot.
+    const state: Iterable<PersistedEvent> = joined && pre?.state && pre.state.every((ev) => ev.stream_ordering <= upTo)
+      ? pre.state
+      : (await this.stateAt(roomId, upTo, joined)).events();
     const latest = pre ? pre.latest : await this.store.getLatestEvents(roomId, upTo, limit);
     // History visibility applies (e.g. `joined` hides what came before the join), but a
     // user joined since before the first of these events sees every one of them, whatever
@@ -559,11 +587,9 @@ export class SyncService {
     const messages = joinedThroughout ? latest : latest.filter(await this.historyJudge(req.userId, roomId));
     const end = joined ? formatStreamToken(snapshot) : this.tokenWithRoom(snapshot, upTo);
     const start = latest.length > 0 ? this.tokenWithRoom(snapshot, positionBefore(latest[0]!)) : end;
-    const stateParts: string[] = [];
-    for (const ev of state.events()) stateParts.push(this.render(ev, now, req));
     fields.push(
-      `"messages":{"start":${JSON.stringify(start)},"end":${JSON.stringify(end)},"chunk":${jsonArray(messages.map((ev) => this.render(ev, now, req)))}}`,
-      `"state":${jsonArray(stateParts)}`,
+      `"messages":{"start":${JSON.stringify(start)},"end":${JSON.stringify(end)},"chunk":${this.renderArray(messages, now, req)}}`,
+      `"state":${this.renderArray(state, now, req)}`,
     );
     if (accountData) fields.push(`"account_data":${JSON.stringify(accountData)}`);
     return fields;
@@ -588,6 +614,11 @@ export class SyncService {
       if (fromTail) latestByRoom.set(r.roomId, fromTail);
       else misses.push(r.roomId);
     }
+    // Every room's record and every joined room's state in one call each, not one per room.
+    const roomRecords = await this.store.getRooms(rows.filter((r) => !r.forgotten).map((r) => r.roomId));
+    const statesByRoom = joinedNow.length > 0
+      ? await this.store.getCurrentStateEventsInRooms(joinedNow.map((r) => r.roomId))
+      : new Map<string, PersistedEvent[]>();
     if (misses.length > 0) {
       const read = await this.store.getLatestEventsInRooms(misses, snapshot.room.stream, limit);
       for (const roomId of misses) {
@@ -614,18 +645,18 @@ export class SyncService {
       if (!shown) continue;
       if (membership === 'invite' && !event) event = await this.store.getEvent(row.eventId);
       if (membership === 'join') joinedRooms.push(row.roomId);
-      const room = await this.store.getRoom(row.roomId);
+      const room = roomRecords.get(row.roomId);
       // joined now, and the membership row is the user's last membership event in the room
       const pre: RoomPrefetch | undefined = membership === 'join' && event === null
-        ? { latest: latestByRoom.get(row.roomId) ?? [], joinedSince: row.streamOrdering }
+        ? { latest: latestByRoom.get(row.roomId) ?? [], joinedSince: row.streamOrdering, state: statesByRoom.get(row.roomId) ?? [] }
         : undefined;
       const fields = await this.roomSnapshot(req, row.roomId, membership, event, memberStream, snapshot, limit, now,
         accountData.rooms.get(row.roomId) ?? [], room?.isPublic ?? false, pre);
-      roomParts.push(`{${fields.join(',')}}`);
+      roomParts.push(`{${ropeJoin(fields)}}`);
     }
     const presence = await this.presenceParts(this.sharingAt(userId, joinedRooms), now);
     const receipts = joinedRooms.length ? await this.streams.receipts.snapshot(joinedRooms, snapshot.receipt) : [];
-    return `{"rooms":[${roomParts.join(',')}],"presence":${jsonArray(presence)},"account_data":${JSON.stringify(accountData.global)},`
+    return `{"rooms":[${ropeJoin(roomParts)}],"presence":${jsonArray(presence)},"account_data":${JSON.stringify(accountData.global)},`
       + `"receipts":${JSON.stringify(receipts)},"end":${JSON.stringify(formatStreamToken(snapshot))}}`;
   }
 

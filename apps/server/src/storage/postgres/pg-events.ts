@@ -399,6 +399,59 @@ export class PgEventStore implements EventStore {
     return new RoomState(fresh.state.events());
   }
 
+  async getCurrentStateEventsInRooms(roomIds: readonly string[]): Promise<Map<string, PersistedEvent[]>> {
+    const out = new Map<string, PersistedEvent[]>();
+    if (roomIds.length === 0) return out;
+    // Two round trips for any number of rooms (getCurrentState takes one or two per room):
+    // the versions of the cached ones, then the state of every other one, read and
+    // versioned in one statement as readState does.
+    const cachedIds = roomIds.filter((r) => this.stateCache.has(r));
+    const versions = new Map<string, number>();
+    if (cachedIds.length > 0) {
+      for (const r of await this.rows<{ room_id: string; version: number }>(
+        'SELECT room_id, version FROM room_state_versions WHERE room_id = ANY($1::text[])', [cachedIds])) versions.set(r.room_id, r.version);
+    }
+    const stale: string[] = [];
+    for (const roomId of roomIds) {
+      const cached = this.stateCache.get(roomId);
+      if (cached && (versions.get(roomId) ?? 0) === cached.version) {
+        this.cacheState(roomId, cached);
+        if (cached.state.size > 0) out.set(roomId, [...cached.state.events()]);
+      } else stale.push(roomId);
+    }
+    if (stale.length === 0) return out;
+    const rows = await this.rows<EventRow & { _version: number | null }>(
+      `SELECT (SELECT version FROM room_state_versions v WHERE v.room_id = c.room_id) AS _version, e.*
+       FROM current_state c JOIN events e ON e.event_id = c.event_id WHERE c.room_id = ANY($1::text[])
+       ORDER BY c.room_id COLLATE "C", c.type COLLATE "C", c.state_key COLLATE "C"`, [stale]);
+    const byRoom = new Map<string, { events: PersistedEvent[]; version: number }>();
+    for (const row of rows) {
+      let entry = byRoom.get(row.room_id);
+      if (!entry) byRoom.set(row.room_id, (entry = { events: [], version: row._version ?? 0 }));
+      entry.events.push(eventFromRow(row));
+    }
+    for (const roomId of stale) {
+      const entry = byRoom.get(roomId);
+      if (!entry) {
+        this.cacheState(roomId, undefined);
+        continue;
+      }
+      this.cacheState(roomId, { state: new RoomState(entry.events), version: entry.version });
+      out.set(roomId, entry.events);
+    }
+    return out;
+  }
+
+  async getRooms(roomIds: readonly string[]): Promise<Map<string, RoomRecord>> {
+    const out = new Map<string, RoomRecord>();
+    if (roomIds.length === 0) return out;
+    for (const row of await this.rows<RoomRow>('SELECT * FROM rooms WHERE room_id = ANY($1::text[])', [[...roomIds]])) {
+      const room = roomFromRow(row);
+      out.set(room.roomId, room);
+    }
+    return out;
+  }
+
   async getStateAt(roomId: string, streamOrdering: number): Promise<RoomState> {
     const rows = await this.rows<EventRow>(`SELECT e.* FROM events e JOIN (
         SELECT max(stream_ordering) AS so FROM events
