@@ -119,8 +119,8 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Group commit: appends asked for in the same turn of the event loop (concurrent sends)
-   * run one after another, in call order, inside one transaction, each in a savepoint of
-   * its own, so one plan's failure undoes only its own events; the promises settle after
+   * run one after another, in call order, inside one transaction, and one plan's failure
+   * undoes only its own events (see flushAppends); the promises settle after
    * the single commit. Stream order is call order, and nothing is announced before the
    * commit, since callers hear of their events only when their promise resolves.
    */
