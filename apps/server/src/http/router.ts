@@ -53,43 +53,61 @@ function sendJsonText(res: Response, status: number, text: string): void {
   res.end(text);
 }
 
+/**
+ * What a handler gets. A class rather than an object literal with getters: the literal
+ * built its accessors and closures afresh for every request (5 KB of garbage a send).
+ */
+class RequestContext implements HandlerContext<OperationId> {
+  readonly requester: () => Requester;
+  /** Made when a handler first asks for it (most never do). */
+  private disconnected: AbortController | undefined;
+  private gone = false;
+
+  constructor(
+    readonly operationId: OperationId,
+    readonly body: never,
+    readonly query: Record<string, QueryValue>,
+    readonly params: Record<string, string>,
+    readonly headers: HandlerContext<OperationId>['headers'],
+    readonly app: AppContext,
+    private readonly res: Response,
+  ) {
+    // an own function: handlers destructure it
+    this.requester = () => {
+      const r = res.locals.requester as Requester | undefined;
+      if (!r) throw errors.missingToken();
+      return r;
+    };
+  }
+
+  get signal(): AbortSignal {
+    if (!this.disconnected) {
+      this.disconnected = new AbortController();
+      if (this.gone) this.disconnected.abort();
+    }
+    return this.disconnected.signal;
+  }
+
+  /** The request's child logger, made only if the handler logs. */
+  get log(): Logger {
+    return (this.res.locals.log as Logger | undefined) ?? this.app.logger;
+  }
+
+  /** The client went away before the answer was written. */
+  disconnect(): void {
+    this.gone = true;
+    this.disconnected?.abort();
+  }
+}
+
 function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
+  const operationId = op.operationId as OperationId;
   return async (req, res) => {
     res.locals.handlerStarted = true;
-    // Made when a handler first asks for it (most never do): an AbortController per
-    // request is measurable on the hot paths.
-    let disconnected: AbortController | undefined;
-    let gone = false;
+    const ctx = new RequestContext(operationId, res.locals.body as never, (res.locals.query ?? {}) as Record<string, QueryValue>,
+      req.params as Record<string, string>, req.headers, app, res);
     // A close before the answer was written is a disconnect; finishing is the normal end.
-    onResponseEnd(res, (aborted) => {
-      if (!aborted) return;
-      gone = true;
-      disconnected?.abort();
-    });
-    const ctx: HandlerContext<OperationId> = {
-      operationId: op.operationId as OperationId,
-      body: res.locals.body as never,
-      query: (res.locals.query ?? {}) as Record<string, QueryValue>,
-      params: req.params as Record<string, string>,
-      headers: req.headers,
-      get signal(): AbortSignal {
-        if (!disconnected) {
-          disconnected = new AbortController();
-          if (gone) disconnected.abort();
-        }
-        return disconnected.signal;
-      },
-      requester: () => {
-        const r = res.locals.requester as Requester | undefined;
-        if (!r) throw errors.missingToken();
-        return r;
-      },
-      app,
-      // the request's child logger is made only if the handler logs
-      get log(): Logger {
-        return (res.locals.log as Logger | undefined) ?? app.logger;
-      },
-    };
+    onResponseEnd(res, (aborted) => { if (aborted) ctx.disconnect(); });
     const reply = await handler(ctx);
     if (reply.body instanceof RawBody) {
       // setHeader, not res.type(): Express would append a charset to text types.

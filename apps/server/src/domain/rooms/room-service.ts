@@ -78,12 +78,18 @@ export class RoomService {
   }
 
   private toNewEvent(draft: EventDraft, txn?: { token: string; txnId: string }): NewEvent {
-    return {
-      ...draft,
-      event_id: generateEventId(this.serverName),
-      origin_server_ts: this.now(),
-      ...(txn ? { txn_id: txn.txnId, txn_token: txn.token } : {}),
+    // assigned, not spread: every event sent goes through here
+    const ev: { -readonly [K in keyof NewEvent]: NewEvent[K] } = {
+      room_id: draft.room_id, type: draft.type, sender: draft.sender, content: draft.content,
+      event_id: generateEventId(this.serverName), origin_server_ts: this.now(),
     };
+    if (draft.state_key !== undefined) ev.state_key = draft.state_key;
+    if (draft.redacts !== undefined) ev.redacts = draft.redacts;
+    if (txn) {
+      ev.txn_id = txn.txnId;
+      ev.txn_token = txn.token;
+    }
+    return ev;
   }
 
   /** Authorises and appends one event in an open transaction. */
