@@ -262,7 +262,8 @@ describe('Notifier bookkeeping', () => {
     expect(n.stats()).toMatchObject({ userStreams: 0, rooms: 0 });
   });
 
-  it('fans one event out to 10,000 parked polls quickly', async () => {
+  // how fast is the bench's business (scenario 3); this checks that one event reaches all
+  it('fans one event out to 10,000 parked polls, leaving nothing behind', async () => {
     vi.useRealTimers();
     const n = new Notifier(T('s1'), { roomsForUser: () => ['!big'] });
     const check: CheckForUpdates<number> = async () => 1;
@@ -270,12 +271,9 @@ describe('Notifier bookkeeping', () => {
       n.waitForEvents(`@u${i}:hs`, T('s1'), 30_000, new AbortController().signal, check));
     await settle();
     expect(n.stats().waiters).toBe(10_000);
-    const t0 = performance.now();
     n.onNewEvent('room', 2, { rooms: ['!big'] });
     const outs = await Promise.all(polls);
-    const elapsed = performance.now() - t0;
     expect(outs.every((o) => o.status === 'result')).toBe(true);
-    expect(elapsed).toBeLessThan(1000);
     expect(n.stats()).toMatchObject({ waiters: 0, timers: 0, abortListeners: 0 });
   });
 });
