@@ -2,6 +2,7 @@ import { operationTable } from '@axon/contract';
 import type { RequestHandler } from 'express';
 import { onResponseEnd } from '../http/middleware/request-log.js';
 import type { ServerMetrics } from './metrics.js';
+import type { HistogramChild } from './series.js';
 
 const templateOf = new Map<string, string>(operationTable.map((op) => [op.operationId, op.path]));
 
@@ -10,6 +11,18 @@ const templateOf = new Map<string, string>(operationTable.map((op) => [op.operat
  * never per raw URL, so the series stay few. Requests that match no operation are `unmatched`.
  */
 export function httpMetrics(metrics: ServerMetrics): RequestHandler {
+  // The series of each (method, route) and status code, found without building label
+  // objects or keys per request.
+  const byRoute = new Map<string, { duration: HistogramChild; codes: Map<number, { value: number }> }>();
+  const seriesFor = (method: string, route: string): { duration: HistogramChild; codes: Map<number, { value: number }> } => {
+    const key = method + route;
+    let series = byRoute.get(key);
+    if (!series) {
+      series = { duration: metrics.httpDuration.child({ method, route }), codes: new Map() };
+      byRoute.set(key, series);
+    }
+    return series;
+  };
   return (req, res, next) => {
     const started = performance.now();
     metrics.httpInFlight++;
@@ -17,8 +30,15 @@ export function httpMetrics(metrics: ServerMetrics): RequestHandler {
       metrics.httpInFlight--;
       const operationId = res.locals.operationId as string | undefined;
       const route = (operationId && templateOf.get(operationId)) || (req.path === '/health' ? '/health' : 'unmatched');
-      metrics.httpDuration.child({ method: req.method, route }).observeSince(started);
-      metrics.httpRequests.inc({ method: req.method, route, code: String(res.statusCode) });
+      const series = seriesFor(req.method, route);
+      series.duration.observeSince(started);
+      const status = res.statusCode;
+      let counter = series.codes.get(status);
+      if (!counter) {
+        counter = metrics.httpRequests.child({ method: req.method, route, code: String(status) });
+        series.codes.set(status, counter);
+      }
+      counter.value++;
     });
     next();
   };
