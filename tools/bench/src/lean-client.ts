@@ -70,6 +70,11 @@ export class LeanConnection {
     w?.resolve({ status, text });
   }
 
+  /** Opens the connection now (a request opens it otherwise). */
+  async connect(): Promise<void> {
+    this.socket ??= await this.open();
+  }
+
   async request(method: string, path: string, body: string | undefined, token: string | undefined): Promise<LeanReply> {
     if (this.waiting) throw new Error('one request at a time per connection');
     const socket = this.socket ?? (this.socket = await this.open());
