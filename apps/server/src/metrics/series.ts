@@ -58,10 +58,6 @@ abstract class LabelledSeries<L extends string, S> {
   protected entries(): IterableIterator<{ labels: Labels<L>; data: S }> {
     return this.series.values();
   }
-
-  reset(): void {
-    this.series.clear();
-  }
 }
 
 export class CounterSeries<L extends string> extends LabelledSeries<L, { value: number }> {
@@ -74,10 +70,6 @@ export class CounterSeries<L extends string> extends LabelledSeries<L, { value: 
   /** The counter of these labels: `c.value += n` counts. */
   child(labels: Labels<L>): { value: number } {
     return this.seriesOf(labels);
-  }
-
-  inc(labels: Labels<L>, by = 1): void {
-    this.seriesOf(labels).value += by;
   }
 
   get(): MetricSnapshot {

@@ -120,7 +120,7 @@ export class SqliteEventStore implements EventStore {
   /**
    * Group commit: appends asked for in the same turn of the event loop (concurrent sends)
    * run one after another, in call order, inside one transaction, and one plan's failure
-   * undoes only its own events (see flushAppends); the promises settle after
+   * undoes only its own events (see runBatch); the promises settle after
    * the single commit. Stream order is call order, and nothing is announced before the
    * commit, since callers hear of their events only when their promise resolves.
    */
@@ -134,21 +134,30 @@ export class SqliteEventStore implements EventStore {
   private flushAppends(): void {
     const batch = this.pending;
     this.pending = [];
-    if (batch.length === 0) return;
+    if (batch.length > 0) this.runBatch(batch, false);
+  }
+
+  /**
+   * One transaction for the batch. Plans that fail do so before they write (the auth rules
+   * refuse an event before it is appended), so a batch first runs without a savepoint per
+   * plan: two statements less per event. A plan that fails after writing rolls the whole
+   * batch back, and the batch runs again with `savepoints`, so that only that plan's events
+   * are undone.
+   */
+  private runBatch(batch: readonly PendingAppend[], savepoints: boolean): void {
     const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
-    // Plans that fail do so before they write (the auth rules refuse an event before it is
-    // appended), so the batch first runs without a savepoint per plan: two statements less
-    // per event. A plan that fails after writing rolls the whole batch back, and the batch
-    // runs again with savepoints, so that only that plan's events are undone.
     let partial = false;
     try {
       this.batchTx(() => {
         for (const item of batch) {
           const before = this.writes;
           try {
-            outcomes.push({ ok: true, result: this.appendInTransaction(item.roomId, item.plan, item.options) });
+            outcomes.push({ ok: true, result: savepoints
+              ? this.appendNow(item.roomId, item.plan, item.options)
+              : this.appendInTransaction(item.roomId, item.plan, item.options) });
           } catch (error) {
-            if (this.writes !== before) {
+            // in a savepoint, the failed plan's writes are already undone
+            if (!savepoints && this.writes !== before) {
               partial = true;
               throw error;
             }
@@ -159,40 +168,13 @@ export class SqliteEventStore implements EventStore {
     } catch (error) {
       for (const item of batch) this.forgetCached(item.roomId);
       if (partial) {
-        this.flushWithSavepoints(batch);
+        this.runBatch(batch, true);
         return;
       }
       // the commit itself failed: nothing of the batch is stored
       for (const item of batch) item.reject(error);
       return;
     }
-    this.settle(batch, outcomes);
-  }
-
-  /** The batch again, each plan in a savepoint of its own. */
-  private flushWithSavepoints(batch: readonly PendingAppend[]): void {
-    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
-    try {
-      this.batchTx(() => {
-        for (const item of batch) {
-          try {
-            outcomes.push({ ok: true, result: this.appendNow(item.roomId, item.plan, item.options) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      });
-    } catch (error) {
-      for (const item of batch) {
-        this.forgetCached(item.roomId);
-        item.reject(error);
-      }
-      return;
-    }
-    this.settle(batch, outcomes);
-  }
-
-  private settle(batch: readonly PendingAppend[], outcomes: readonly ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[]): void {
     batch.forEach((item, i) => {
       const o = outcomes[i]!;
       if (o.ok) item.resolve(o.result);
