@@ -5,14 +5,13 @@
  * stream has no gaps. Runs in the PostgreSQL project only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NewEvent } from '../../src/storage/events.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
+import { appendMixedBatch, newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 let db: TestDatabase;
 let a: PgStorage;
 let b: PgStorage;
-let n = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -26,44 +25,11 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-const ev = (roomId: string, type: string, content: Record<string, unknown>, stateKey?: string): NewEvent => ({
-  event_id: `$e${++n}`, room_id: roomId, type, sender: '@u:x', content, origin_server_ts: n,
-  ...(stateKey !== undefined ? { state_key: stateKey } : {}),
-} as NewEvent);
-
 describe('PostgreSQL group commit', () => {
   it('batches concurrent appends: state carried between plans, a failing plan alone rolled back, no gaps', async () => {
     const r1 = '!one:x';
     const r2 = '!two:x';
-    const start = await a.events.currentStreamOrdering();
-    const results = await Promise.allSettled([
-      a.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.create', { creator: '@u:x' }, '')); }),
-      a.events.appendEvents(r1, (tx) => {
-        expect(tx.state.get('m.room.create', '')).toBeDefined();
-        tx.append(ev(r1, 'm.room.topic', { topic: 'first' }, ''));
-      }),
-      a.events.appendEvents(r1, (tx) => {
-        tx.append(ev(r1, 'm.room.topic', { topic: 'doomed' }, ''));
-        throw new Error('plan failed');
-      }),
-      a.events.appendEvents(r2, (tx) => { tx.append(ev(r2, 'm.room.create', { creator: '@u:x' }, '')); }),
-      a.events.appendEvents(r1, (tx) => {
-        expect(tx.state.get('m.room.topic', '')?.content).toEqual({ topic: 'first' });
-        tx.append(ev(r1, 'm.room.message', { body: 'hi' }));
-      }, { txn: { token: 'tok', txnId: 't1' } }),
-      a.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.message', { body: 'again' })); }, { txn: { token: 'tok', txnId: 't1' } }),
-    ]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
-    const ok = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
-    const positions = ok.flatMap((r) => (r && !r.deduplicated ? r.events.map((e) => e.stream_ordering) : []));
-    expect(positions).toEqual([start + 1, start + 2, start + 3, start + 4]);
-    expect(ok[5]!.deduplicated).toBe(true);
-    expect(ok[5]!.events[0]!.event_id).toBe(ok[4]!.events[0]!.event_id);
-    expect(await a.events.currentStreamOrdering()).toBe(start + 4);
-    expect((await a.events.getCurrentState(r1)).get('m.room.topic', '')?.content).toEqual({ topic: 'first' });
-    const topic = ok[1]!.events[0]!;
-    expect(topic.topological_ordering).toBe(2);
-    expect(ok[4]!.events[0]!.topological_ordering).toBe(3);
+    const { ok } = await appendMixedBatch(a.events, r1, r2);
     // the other "process" sees the batch's state and deduplicates the txn too
     expect((await b.events.getCurrentState(r1)).get('m.room.topic', '')?.content).toEqual({ topic: 'first' });
     const retry = await b.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.message', { body: 'x' })); }, { txn: { token: 'tok', txnId: 't1' } });
