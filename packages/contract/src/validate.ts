@@ -58,6 +58,11 @@ function validatorFor(key: string, schema?: Schema): ValidateFunction {
   return fn;
 }
 
+/** `table[key]` only when the table itself has it: `__proto__` or `constructor` are client-chosen event types too. */
+function ownEntry(table: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** The event types with a schema of their own. */
 export const eventTypesWithSchema: readonly string[] = Object.keys(spec.events);
 
@@ -74,13 +79,13 @@ export function validateEvent(event: unknown): ValidationResult {
   if (typeof type !== 'string') {
     return { ok: false, issues: [{ path: '/type', keyword: 'type', message: 'must be string', params: { type: 'string' } }] };
   }
-  const uri = spec.events[type];
+  const uri = ownEntry(spec.events, type);
   if (!uri) return OK;
   const base = result(validatorFor(uri), event);
   if (!base.ok) return base;
   const msgtype = type === 'm.room.message' && typeof content === 'object' && content !== null
     ? (content as { msgtype?: unknown }).msgtype : undefined;
-  const msgtypeUri = typeof msgtype === 'string' ? spec.msgtypes[msgtype] : undefined;
+  const msgtypeUri = typeof msgtype === 'string' ? ownEntry(spec.msgtypes, msgtype) : undefined;
   return msgtypeUri ? result(validatorFor(msgtypeUri), event) : OK;
 }
 

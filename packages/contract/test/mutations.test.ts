@@ -36,6 +36,14 @@ describe('mutated examples fail at the expected path', () => {
     expect(failures(validateEvent('m.room.message'))).toEqual([' type']);
   });
 
+  it('event types and msgtypes named like Object.prototype members are unknown types, not lookups', () => {
+    for (const type of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      expect(validateEvent({ type, content: { topic: 'x' } })).toEqual({ ok: true });
+      const message = { event_id: '$e:hs', room_id: '!r:hs', sender: '@u:hs', user_id: '@u:hs', origin_server_ts: 1, type: 'm.room.message' };
+      expect(validateEvent({ ...message, content: { msgtype: type, body: 'x' } })).toEqual({ ok: true });
+    }
+  });
+
   it("the seed's initialSync example fails once a room loses its membership", () => {
     const e = responseExamples().find((x) => x.file === 'client-server/old_sync.yaml' && x.path === '/initialSync')!;
     const body = structuredClone(e.example) as { rooms: Record<string, unknown>[]; end: unknown };
