@@ -64,11 +64,12 @@ export interface Storage {
   deleteAccessTokensOfUser(userId: string, keepTokenHash?: string): Promise<number>;
   /**
    * A number that changes whenever a token may have stopped being valid: a revocation or
-   * deactivation through this store, or any commit by another connection (the operator's
-   * CLI). Stores that cannot tell cheaply leave it out, and tokens are then checked
+   * deactivation through this store, or one by another connection (the operator's CLI,
+   * another server process). Undefined while the store cannot tell (PostgreSQL with its
+   * notice connection down); stores that never can leave it out. Tokens are then checked
    * against the database on every request.
    */
-  tokenGeneration?(): number;
+  tokenGeneration?(): number | undefined;
 
   /** The schema version after migrations ran. */
   schemaVersion(): Promise<number>;

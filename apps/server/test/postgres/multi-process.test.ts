@@ -133,6 +133,23 @@ describe('three processes, one database', () => {
     }
   });
 
+  it('a logout through one process is refused by the others, which had the token in memory', async () => {
+    const carol = await register(url(0));
+    const whoami = (p: number): Promise<number> =>
+      request(url(p), 'GET', `${V1}/events?timeout=0`, { token: carol.accessToken }).then((r) => r.status);
+    for (let p = 0; p < 3; p++) expect(await whoami(p)).toBe(200);
+    expect((await request(url(1), 'POST', `${V1}/logout`, { token: carol.accessToken, body: {} })).status).toBe(200);
+    expect(await whoami(1)).toBe(401);
+    // the others hear of it through migration 7's trigger, a NOTIFY away
+    for (const p of [0, 2]) {
+      const deadline = Date.now() + 5_000;
+      while ((await whoami(p)) !== 401) {
+        if (Date.now() > deadline) throw new Error(`process ${p} still accepts the token`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  });
+
   it('the others keep serving when one process is killed', async () => {
     const victim = procs[2]!;
     const dave = await register(victim.url);

@@ -190,4 +190,23 @@ CREATE TABLE presence_list (
     // its primary key index either way, so there is nothing to change here.
     sql: 'SELECT 1;',
   },
+  {
+    version: 7,
+    name: 'token revocation notices',
+    // Every process keeps the tokens it has checked in memory (TokenRevocations). Whatever
+    // may end a token, from any process, the admin CLI or psql, announces it on the
+    // channel they listen on; the statement-level triggers fire once per statement, and
+    // only on these rare writes.
+    sql: `
+CREATE FUNCTION axon_notify_token_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('axon_token_revoked', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER access_tokens_revoked AFTER DELETE OR UPDATE OR TRUNCATE ON access_tokens
+  FOR EACH STATEMENT EXECUTE FUNCTION axon_notify_token_revoked();
+CREATE TRIGGER users_deactivated AFTER UPDATE OF deactivated OR DELETE OR TRUNCATE ON users
+  FOR EACH STATEMENT EXECUTE FUNCTION axon_notify_token_revoked();
+`,
+  },
 ];

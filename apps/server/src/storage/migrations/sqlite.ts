@@ -197,4 +197,11 @@ DROP TABLE event_txns;
 ALTER TABLE event_txns_by_key RENAME TO event_txns;
 `,
   },
+  {
+    version: 7,
+    name: 'token revocation notices',
+    // PostgreSQL's twin adds triggers that announce revocations to every process; SQLite
+    // sees other connections' commits through PRAGMA data_version instead.
+    sql: 'SELECT 1;',
+  },
 ];

@@ -5,6 +5,7 @@ import { PgEventStore } from './pg-events.js';
 import { PgMediaStore } from './pg-media.js';
 import { PgPresenceListStore } from './pg-presence-list.js';
 import { PgStreamStore } from './pg-streams.js';
+import { TokenRevocations } from './token-revocations.js';
 import { tokenFromRow, userFromRow, type TokenRow, type UserRow } from '../rows.js';
 
 
@@ -21,8 +22,10 @@ export class PgStorage implements Storage {
   readonly media: PgMediaStore;
   readonly presenceList: PgPresenceListStore;
   readonly streams: PgStreamStore;
+  private readonly revocations: TokenRevocations;
 
-  private constructor(readonly pool: pg.Pool) {
+  private constructor(readonly pool: pg.Pool, url: string) {
+    this.revocations = new TokenRevocations(url);
     this.events = new PgEventStore(pool);
     this.media = new PgMediaStore(pool);
     this.presenceList = new PgPresenceListStore(pool);
@@ -38,7 +41,7 @@ export class PgStorage implements Storage {
       await pool.end().catch(() => {});
       throw err;
     }
-    return new PgStorage(pool);
+    return new PgStorage(pool, options.url);
   }
 
   async createUser(user: NewUser): Promise<boolean> {
@@ -58,7 +61,8 @@ export class PgStorage implements Storage {
   }
 
   async setDeactivated(userId: string, deactivated: boolean): Promise<boolean> {
-    return (await this.pool.query('UPDATE users SET deactivated = $1 WHERE user_id = $2', [deactivated, userId])).rowCount === 1;
+    return this.revoking(async () =>
+      (await this.pool.query('UPDATE users SET deactivated = $1 WHERE user_id = $2', [deactivated, userId])).rowCount === 1);
   }
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
@@ -85,12 +89,31 @@ export class PgStorage implements Storage {
   }
 
   async deleteAccessToken(tokenHash: string): Promise<void> {
-    await this.pool.query('DELETE FROM access_tokens WHERE token_hash = $1', [tokenHash]);
+    await this.revoking(() => this.pool.query('DELETE FROM access_tokens WHERE token_hash = $1', [tokenHash]));
   }
 
   async deleteAccessTokensOfUser(userId: string, keepTokenHash?: string): Promise<number> {
-    return (await this.pool.query('DELETE FROM access_tokens WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2',
-      [userId, keepTokenHash ?? null])).rowCount ?? 0;
+    return this.revoking(async () => (await this.pool.query('DELETE FROM access_tokens WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2',
+      [userId, keepTokenHash ?? null])).rowCount ?? 0);
+  }
+
+  tokenGeneration(): number | undefined {
+    return this.revocations.current();
+  }
+
+  /**
+   * A write that may end tokens, counted before it starts (no lookup from then on is
+   * cached) and after it commits (nor one that began in between and read the old row),
+   * so that this process refuses the token as soon as the write returns; other processes
+   * hear of it through the trigger's notice.
+   */
+  private async revoking<T>(write: () => Promise<T>): Promise<T> {
+    this.revocations.bump();
+    try {
+      return await write();
+    } finally {
+      this.revocations.bump();
+    }
   }
 
   async schemaVersion(): Promise<number> {
@@ -98,7 +121,7 @@ export class PgStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    this.closing ??= this.pool.end();
+    this.closing ??= Promise.all([this.revocations.close(), this.pool.end()]).then(() => {});
     return this.closing;
   }
 }
