@@ -11,6 +11,10 @@ const MAX_PAYLOAD = 7900;
  * ReplicationBus over PostgreSQL's LISTEN/NOTIFY: one dedicated connection listens, and
  * publishing is a `SELECT pg_notify(...)` on a second one. Each process tags its messages
  * with a random origin id and drops its own. Reconnects with backoff.
+ *
+ * A notice carries a JSON array of messages: what was published while the previous notice
+ * was on its way goes out together, and a run of `events` messages shrinks to its newest
+ * position. Under load that is one NOTIFY per batch of sends rather than one per send.
  */
 export class PgNotifyBus implements ReplicationBus {
   private readonly origin = randomBytes(8).toString('hex');
@@ -19,6 +23,8 @@ export class PgNotifyBus implements ReplicationBus {
   private listener: pg.Client | null = null;
   private publisher: pg.Client | null = null;
   private publishing: Promise<unknown> = Promise.resolve();
+  private pending: ReplicationMessage[] = [];
+  private sending = false;
   private closed = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -36,13 +42,16 @@ export class PgNotifyBus implements ReplicationBus {
       if (n.channel !== CHANNEL || !n.payload) return;
       const sep = n.payload.indexOf(' ');
       if (n.payload.slice(0, sep) === this.origin) return;
-      let message: ReplicationMessage;
+      let parsed: ReplicationMessage | ReplicationMessage[];
       try {
-        message = JSON.parse(n.payload.slice(sep + 1)) as ReplicationMessage;
+        parsed = JSON.parse(n.payload.slice(sep + 1)) as ReplicationMessage | ReplicationMessage[];
       } catch {
         return;
       }
-      for (const h of this.handlers) h(message);
+      // one message per notice is what processes of earlier versions send
+      for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+        for (const h of this.handlers) h(message);
+      }
     });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('connection ended')));
@@ -82,19 +91,56 @@ export class PgNotifyBus implements ReplicationBus {
 
   publish(message: ReplicationMessage): void {
     if (this.closed) return;
-    const payload = `${this.origin} ${JSON.stringify(message)}`;
-    if (payload.length > MAX_PAYLOAD) {
-      this.logger.warn({ type: message.t }, 'replication: message too large to publish; others catch up from the database');
-      return;
+    const last = this.pending.at(-1);
+    if (message.t === 'events' && last?.t === 'events') {
+      this.pending[this.pending.length - 1] = { t: 'events', pos: Math.max(last.pos, message.pos) };
+    } else {
+      this.pending.push(message);
     }
-    // In order, one at a time: NOTIFYs from one session are delivered in the order sent.
-    this.publishing = this.publishing.then(async () => {
-      try {
-        await (await this.publisherClient()).query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'replication: publish failed; others catch up from the database');
+    if (!this.sending) this.publishing = this.drain();
+  }
+
+  /** Sends what is pending, in order, one notice at a time: a session's NOTIFYs arrive in the order sent. */
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      // the rest of this turn's messages (a batch of sends settles at once) join the first notice
+      await new Promise<void>((r) => setImmediate(r));
+      while (this.pending.length > 0) {
+        const messages = this.pending;
+        this.pending = [];
+        for (const payload of this.payloads(messages)) {
+          try {
+            await (await this.publisherClient()).query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+          } catch (err) {
+            this.logger.warn({ err: (err as Error).message }, 'replication: publish failed; others catch up from the database');
+          }
+        }
       }
-    });
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** The messages as few notice payloads as fit in MAX_PAYLOAD each, in order. */
+  private payloads(messages: readonly ReplicationMessage[]): string[] {
+    const prefix = `${this.origin} [`;
+    const out: string[] = [];
+    let current = '';
+    for (const message of messages) {
+      const json = JSON.stringify(message);
+      if (prefix.length + json.length + 1 > MAX_PAYLOAD) {
+        this.logger.warn({ type: message.t }, 'replication: message too large to publish; others catch up from the database');
+        continue;
+      }
+      if (current !== '' && prefix.length + current.length + 1 + json.length + 1 > MAX_PAYLOAD) {
+        out.push(`${prefix}${current}]`);
+        current = '';
+      }
+      current = current === '' ? json : `${current},${json}`;
+    }
+    if (current !== '') out.push(`${prefix}${current}]`);
+    return out;
   }
 
   onMessage(handler: (message: ReplicationMessage) => void): void {

@@ -75,6 +75,8 @@ export interface EventStore {
   getEventIdForTxn(token: string, txnId: string): Promise<string | null>;
 
   getRoom(roomId: string): Promise<RoomRecord | null>;
+  /** Whether the room exists. Rooms are never deleted, so a yes may be remembered for good. */
+  roomExists(roomId: string): Promise<boolean>;
   createRoomRecord(room: RoomRecord): Promise<void>;
   setRoomPublic(roomId: string, isPublic: boolean): Promise<void>;
   publicRooms(): Promise<RoomRecord[]>;

@@ -51,7 +51,7 @@ export class DirectoryService {
     const parsed = parseRoomAlias(alias);
     if (!parsed) throw errors.invalidParam(`Invalid room alias ${JSON.stringify(alias)}`);
     if (parsed.server !== this.serverName) throw errors.invalidParam('Room alias must be local');
-    if (!(await this.storage.events.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    if (!(await this.storage.events.roomExists(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
     const membership = await this.storage.events.getMembership(roomId, actor.userId);
     if (membership?.membership !== 'join') throw errors.forbidden(`User ${actor.userId} not in room ${roomId}`);
     if (!(await this.storage.events.createAlias(alias, roomId, actor.userId))) {

@@ -10,7 +10,7 @@ export class RoomReads {
   constructor(private readonly store: EventStore) {}
 
   async visibleState(userId: string, roomId: string): Promise<RoomState> {
-    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    if (!(await this.store.roomExists(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
     const membership = await this.store.getMembership(roomId, userId);
     if (membership?.membership === 'join') return this.store.getCurrentState(roomId);
     if (membership && (membership.membership === 'leave' || membership.membership === 'ban')) {

@@ -207,7 +207,7 @@ export class RoomService {
 
   /** Every room operation answers 404 M_NOT_FOUND for a room this server does not know. */
   private async requireRoom(roomId: string): Promise<void> {
-    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    if (!(await this.store.roomExists(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
   }
 
   async join(actor: Actor, roomId: string): Promise<void> {

@@ -704,7 +704,7 @@ export class SyncService {
 
   /** Who may read the room's history, and up to where (a leave cuts it off). */
   private async roomAccess(userId: string, roomId: string): Promise<{ membership: Membership | undefined; upTo: number; memberEvent: string | undefined }> {
-    if (!(await this.store.getRoom(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
+    if (!(await this.store.roomExists(roomId))) throw errors.notFound(`Unknown room ${roomId}`);
     const row = await this.store.getMembership(roomId, userId);
     const now = this.currentToken().room.stream;
     if (row?.membership === 'join') return { membership: 'join', upTo: now, memberEvent: row.eventId };

@@ -10,6 +10,8 @@ import { encodeText, inTransaction, STREAM_LOCKS } from './pg-db.js';
 
 /** Rooms whose state is kept in memory, as in SQLite. */
 const STATE_CACHE_ROOMS = 2_000;
+/** Room ids remembered as existing (about 100 bytes each); forgotten all at once beyond it. */
+const KNOWN_ROOMS = 100_000;
 
 interface CachedState {
   state: RoomState;
@@ -28,19 +30,43 @@ interface PendingAppend {
 /** A room's running state within one batch: the appends before this one included. */
 interface BatchRoom { depth: number; version: number; state: RoomState; stateChanged: boolean }
 
-/** Appends per batch at most: bounds the statement's parameters (15 per event row). */
+/** Appends per batch at most: bounds the size of the batch's statement. */
 const MAX_BATCH = 128;
 
 const EVENT_COLUMNS = ['stream_ordering', 'event_id', 'room_id', 'type', 'state_key', 'sender', 'content', 'origin_server_ts',
   'topological_ordering', 'redacts', 'unsigned', 'prev_content', 'replaces_state', 'txn_token_hash', 'txn_id'] as const;
 
-/** Builds one statement out of several INSERTs (data-modifying CTEs), so that an append costs one round trip. */
+/**
+ * A string as an SQL literal, whatever standard_conforming_strings says: quotes doubled,
+ * and with a backslash, an E'' literal with the backslashes doubled too (as the driver's
+ * escapeLiteral, which walks the string a character at a time in JavaScript; event
+ * contents are long).
+ */
+export function sqlLiteral(s: string): string {
+  const quoted = s.includes("'") ? s.replace(/'/g, "''") : s;
+  return s.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+}
+
+/**
+ * Builds one statement out of several INSERTs (data-modifying CTEs), with the values
+ * written as literals: the batch's write and its COMMIT then go in one simple query, one
+ * round trip (a statement with parameters needs the extended protocol, which takes one
+ * statement per round trip). Strings are escaped as the parameters of every other query
+ * are (encodeText), then quoted (sqlLiteral).
+ */
 class StatementBuilder {
-  readonly params: unknown[] = [];
   private readonly parts: string[] = [];
 
+  private literal(v: unknown): string {
+    if (v === null || v === undefined) return 'NULL';
+    if (typeof v === 'string') return sqlLiteral(encodeText(v));
+    if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+    throw new TypeError(`no SQL literal for ${typeof v} ${String(v)}`);
+  }
+
   values(rows: readonly (readonly unknown[])[]): string {
-    return rows.map((row) => `(${row.map((v) => { this.params.push(v); return `$${this.params.length}`; }).join(', ')})`).join(', ');
+    return rows.map((row) => `(${row.map((v) => this.literal(v)).join(', ')})`).join(', ');
   }
 
   add(sql: string): void {
@@ -71,6 +97,8 @@ class StatementBuilder {
  */
 export class PgEventStore implements EventStore {
   private readonly stateCache = new Map<string, CachedState>();
+  /** Rooms seen to exist: every send checks, and rooms are never deleted. */
+  private readonly knownRooms = new Set<string>();
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -158,7 +186,7 @@ export class PgEventStore implements EventStore {
     try {
       const rooms = [...new Set(batch.map((i) => i.roomId))];
       const txns = batch.flatMap((i) => (i.options.txn ? [i.options.txn] : []));
-      const lit = (v: string): string => client.escapeLiteral(encodeText(v));
+      const lit = (v: string): string => sqlLiteral(encodeText(v));
       // One round trip: the lock, then the heads and the known txns. Each statement of a
       // simple query takes its own snapshot (READ COMMITTED), so the reads after the lock
       // see every commit before it.
@@ -298,10 +326,11 @@ export class PgEventStore implements EventStore {
           b.add(`INSERT INTO room_state_versions (room_id, version) VALUES ${b.values(changedRooms.map((r) => [r, 1]))}
             ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1 RETURNING room_id, version`);
         }
-        const res = await client.query<{ room_id?: string; version?: number }>(b.sql(), b.params);
-        if (changedRooms.length > 0) for (const r of res.rows) newVersions.set(r.room_id!, r.version!);
+        const [res] = await client.query(`${b.sql()}; COMMIT`) as unknown as pg.QueryResult<{ room_id?: string; version?: number }>[];
+        if (changedRooms.length > 0) for (const r of res!.rows) newVersions.set(r.room_id!, r.version!);
+      } else {
+        await client.query('COMMIT');
       }
-      await client.query('COMMIT');
       for (const roomId of changedRooms) {
         const room = roomCtx.get(roomId)!;
         const v = newVersions.get(roomId);
@@ -363,6 +392,14 @@ export class PgEventStore implements EventStore {
 
   async getEventIdForTxn(token: string, txnId: string): Promise<string | null> {
     return (await this.row<{ event_id: string }>('SELECT event_id FROM event_txns WHERE token_hash = $1 AND txn_id = $2', [token, txnId]))?.event_id ?? null;
+  }
+
+  async roomExists(roomId: string): Promise<boolean> {
+    if (this.knownRooms.has(roomId)) return true;
+    if (!(await this.row('SELECT 1 FROM rooms WHERE room_id = $1', [roomId]))) return false;
+    if (this.knownRooms.size >= KNOWN_ROOMS) this.knownRooms.clear();
+    this.knownRooms.add(roomId);
+    return true;
   }
 
   async getRoom(roomId: string): Promise<RoomRecord | null> {

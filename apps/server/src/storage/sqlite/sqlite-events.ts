@@ -286,6 +286,10 @@ export class SqliteEventStore implements EventStore {
     return (this.s.getTxn.get(token, txnId) as { event_id: string } | undefined)?.event_id ?? null;
   }
 
+  async roomExists(roomId: string): Promise<boolean> {
+    return (await this.getRoom(roomId)) !== null;
+  }
+
   async getRoom(roomId: string): Promise<RoomRecord | null> {
     const cached = this.roomCache.get(roomId);
     if (cached) return cached;
