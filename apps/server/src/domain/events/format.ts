@@ -131,13 +131,24 @@ export interface CompiledEvent {
   readonly txnToken?: string;
 }
 
+/**
+ * The same string, flat. Built by `+=`, a template is a rope of some forty nodes; it lives
+ * in the cache for minutes, so each node is copied by every young-generation GC until it
+ * is promoted, and kept after that (2.5 KB instead of 0.5 KB an event, and scavenges
+ * several times longer). Reading a character makes V8 flatten it in place.
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
 function compileTemplate(root: ObjNode): EventTemplate {
   const parts: string[] = [];
   const holeTs: number[] = [];
   let buf = '';
   const walk = (node: unknown): void => {
     if (node instanceof AgeHole) {
-      parts.push(buf);
+      parts.push(flat(buf));
       holeTs.push(node.ts);
       buf = '';
     } else if (node instanceof ObjNode) {
@@ -152,7 +163,7 @@ function compileTemplate(root: ObjNode): EventTemplate {
     }
   };
   walk(root);
-  parts.push(buf);
+  parts.push(flat(buf));
   return { parts, holeTs };
 }
 
