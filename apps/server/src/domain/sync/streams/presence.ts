@@ -60,6 +60,8 @@ export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceT
 export class PresenceStream {
   private pos: number;
   private readonly live = new Map<string, Live>();
+  /** syncStarted's offline-to-online step in flight, per user. */
+  private readonly goingOnline = new Map<string, Promise<void>>();
   readonly timings: PresenceTimings;
   private readonly now: () => number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -133,8 +135,18 @@ export class PresenceStream {
    * returned function when the poll ends.
    */
   async syncStarted(userId: string): Promise<() => void> {
-    const prev = await this.get(userId);
-    if (!prev || prev.presence === 'offline') await this.markActive(userId);
+    // Polls of one offline user that start together (a client reconnecting, many devices)
+    // share one read and one write: each on its own saw offline and wrote online again, a
+    // presence change per poll that woke every poll watching the user.
+    let online = this.goingOnline.get(userId);
+    if (!online) {
+      online = (async () => {
+        const prev = await this.get(userId);
+        if (!prev || prev.presence === 'offline') await this.markActive(userId);
+      })().finally(() => this.goingOnline.delete(userId));
+      this.goingOnline.set(userId, online);
+    }
+    await online;
     const l = this.live.get(userId);
     if (!l) return () => {};
     return this.startSyncing(l);
