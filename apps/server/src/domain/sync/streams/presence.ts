@@ -1,4 +1,5 @@
 import type { PresenceRecord, PresenceState, StreamStore } from '../../../storage/streams.js';
+import { RecentPresence } from './recent-presence.js';
 
 export interface PresenceEvent {
   readonly type: 'm.presence';
@@ -60,6 +61,8 @@ export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceT
 export class PresenceStream {
   private pos: number;
   private readonly live = new Map<string, Live>();
+  /** What updatesFor reads instead of the store, when it can. */
+  private readonly recent: RecentPresence;
   /** syncStarted's offline-to-online step in flight, per user. */
   private readonly goingOnline = new Map<string, Promise<void>>();
   readonly timings: PresenceTimings;
@@ -69,6 +72,7 @@ export class PresenceStream {
 
   constructor(private readonly opts: PresenceStreamOptions, initialPosition: number) {
     this.pos = initialPosition;
+    this.recent = new RecentPresence(initialPosition);
     this.timings = { ...DEFAULT_PRESENCE_TIMINGS, ...opts.timings };
     this.now = opts.now ?? Date.now;
   }
@@ -195,7 +199,8 @@ export class PresenceStream {
 
   /** Presence changes in (from, to] of the users `include` accepts, oldest first, one per user. */
   async updatesFor(include: (userId: string) => boolean, from: number, to: number): Promise<PresenceRecord[]> {
-    return (await this.opts.store.presenceInRange(from, to)).filter((r) => include(r.userId));
+    const rows = this.recent.inRange(from, to) ?? await this.opts.store.presenceInRange(from, to);
+    return rows.filter((r) => include(r.userId));
   }
 
   /** The current presence of these users (those never seen are left out). */
@@ -225,6 +230,7 @@ export class PresenceStream {
     const pos = await this.opts.store.putPresence({ userId, ...p });
     this.pos = Math.max(this.pos, pos);
     const record: PresenceRecord = { userId, ...p, streamId: pos };
+    this.recent.add(record);
     if (p.presence === 'offline') this.live.delete(userId);
     else this.liveOf(record).record = record;
     this.opts.notify(pos, userId);
