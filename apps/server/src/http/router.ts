@@ -59,8 +59,10 @@ function sendJsonText(res: Response, status: number, text: string): void {
  */
 class RequestContext implements HandlerContext<OperationId> {
   readonly requester: () => Requester;
+  readonly whenDisconnected: (listener: { handleEvent(): void }) => () => void;
   /** Made when a handler first asks for it (most never do). */
   private disconnected: AbortController | undefined;
+  private disconnectListener: { handleEvent(): void } | undefined;
   private gone = false;
 
   constructor(
@@ -72,11 +74,19 @@ class RequestContext implements HandlerContext<OperationId> {
     readonly app: AppContext,
     private readonly res: Response,
   ) {
-    // an own function: handlers destructure it
+    // own functions: handlers destructure them
     this.requester = () => {
       const r = res.locals.requester as Requester | undefined;
       if (!r) throw errors.missingToken();
       return r;
+    };
+    this.whenDisconnected = (listener) => {
+      if (this.gone) {
+        listener.handleEvent();
+        return () => {};
+      }
+      this.disconnectListener = listener;
+      return () => { if (this.disconnectListener === listener) this.disconnectListener = undefined; };
     };
   }
 
@@ -97,6 +107,9 @@ class RequestContext implements HandlerContext<OperationId> {
   disconnect(): void {
     this.gone = true;
     this.disconnected?.abort();
+    const listener = this.disconnectListener;
+    this.disconnectListener = undefined;
+    listener?.handleEvent();
   }
 }
 

@@ -386,7 +386,12 @@ export class SyncService {
     return toLiveToken(clampToCurrent(parseFrom(from), now));
   }
 
-  async getEvents(req: SyncRequester, query: EventsQuery, signal: AbortSignal, stopping: AbortSignal): Promise<string> {
+  /**
+   * `whenDisconnected` cancels the wait when the client goes away: it registers the
+   * listener and returns what unregisters it (HandlerContext.whenDisconnected).
+   */
+  async getEvents(req: SyncRequester, query: EventsQuery, whenDisconnected: (listener: WaitCancel) => () => void,
+    stopping: AbortSignal): Promise<string> {
     let timeout = query.timeout ?? this.options.defaultTimeoutMs;
     if (!Number.isInteger(timeout) || timeout < 0) throw errors.invalidParam('timeout must be a non-negative integer of milliseconds');
     timeout = Math.min(timeout, this.options.maxTimeoutMs);
@@ -401,12 +406,11 @@ export class SyncService {
       releaseSlot();
       throw err;
     }
-    // One handle for both ways a wait ends early (shutdown, the client leaving); it
-    // listens to the request's signal itself.
+    // One handle for both ways a wait ends early (shutdown, the client leaving).
     const cancel = new WaitCancel();
-    if (stopping.aborted || signal.aborted) cancel.cancel();
+    if (stopping.aborted) cancel.cancel();
     watchStopping(stopping, cancel);
-    signal.addEventListener('abort', cancel, { once: true });
+    const unwatchClient = whenDisconnected(cancel);
     try {
       const outcome = await this.notifier.waitForEvents(req.userId, from, timeout, cancel,
         (f, t) => this.collect(req, f, t));
@@ -418,7 +422,7 @@ export class SyncService {
       return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(end))},"chunk":[]}`;
     } finally {
       unwatchStopping(stopping, cancel);
-      signal.removeEventListener('abort', cancel);
+      unwatchClient();
       release();
       releaseSlot();
     }

@@ -10,8 +10,8 @@ const int = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 
 /** The v1 Sync API (old_sync.yaml), the room-level reads (rooms.yaml) and GET /pushrules/. */
 export const syncHandlers: HandlerMap = {
-  getEvents: async ({ query, app, requester, signal }) => {
-    const text = await app.sync.getEvents(who(requester()), { from: str(query.from), timeout: int(query.timeout) }, signal, app.stopping);
+  getEvents: async ({ query, app, requester, whenDisconnected }) => {
+    const text = await app.sync.getEvents(who(requester()), { from: str(query.from), timeout: int(query.timeout) }, whenDisconnected, app.stopping);
     return { status: 200, body: new RawJson(text) };
   },
 
