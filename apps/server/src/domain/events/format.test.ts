@@ -108,6 +108,9 @@ describe('compiled templates', () => {
     ['redaction', redactionEv],
     ['redacted', redactEvent(ev(), redactionEv)],
     ['txn', ev({ txn_id: 'a"b\\c', txn_token: 'tok1' })],
+    // the transaction id goes into unsigned after whatever else is there
+    ['redacted, with txn', { ...redactEvent(ev(), redactionEv), txn_id: 't"x', txn_token: 'tok1' }],
+    ['state with prev_content, with txn', { ...member, prev_content: { membership: 'invite' }, prev_sender: '@b:hs', replaces_state: '$old:hs', txn_id: 't2', txn_token: 'tok1' }],
     ['unicode', ev({ content: { body: 'é\u2028😀' } })],
   ];
   it.each(samples)('render equals formatClientEvent for %s', (_n, e) => {
