@@ -22,13 +22,11 @@ export interface HandlerContext<K extends OperationId> {
   params: Record<string, string>;
   /** The request headers, lower-cased names (for operations with header parameters). */
   headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** Aborted when the client goes away before the answer (long-polls stop waiting then). */
-  signal: AbortSignal;
   /**
-   * The same as `signal`, without an AbortController and EventTarget per request: calls
-   * `listener.handleEvent()` when the client goes away (at once if it already has), until
-   * the returned function is called. One listener at a time; for the long-poll, whose
-   * 10,000 waiting requests made `signal`'s listener bookkeeping a few percent of a fan-out.
+   * Calls `listener.handleEvent()` when the client goes away before the answer (at once if
+   * it already has), until the returned function is called; long-polls stop waiting then.
+   * One listener at a time. Not an AbortSignal: an AbortController and EventTarget listener
+   * per request were a few percent of a fan-out to 10,000 waiting polls.
    */
   whenDisconnected(listener: { handleEvent(): void }): () => void;
   /** The caller; throws M_MISSING_TOKEN on operations without security. */

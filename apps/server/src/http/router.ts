@@ -64,8 +64,6 @@ function sendJsonText(res: Response, status: number, text: string): void {
 class RequestContext implements HandlerContext<OperationId> {
   readonly requester: () => Requester;
   readonly whenDisconnected: (listener: { handleEvent(): void }) => () => void;
-  /** Made when a handler first asks for it (most never do). */
-  private disconnected: AbortController | undefined;
   private disconnectListener: { handleEvent(): void } | undefined;
   private gone = false;
 
@@ -94,14 +92,6 @@ class RequestContext implements HandlerContext<OperationId> {
     };
   }
 
-  get signal(): AbortSignal {
-    if (!this.disconnected) {
-      this.disconnected = new AbortController();
-      if (this.gone) this.disconnected.abort();
-    }
-    return this.disconnected.signal;
-  }
-
   /** The request's child logger, made only if the handler logs. */
   get log(): Logger {
     return (this.res.locals.log as Logger | undefined) ?? this.app.logger;
@@ -110,7 +100,6 @@ class RequestContext implements HandlerContext<OperationId> {
   /** The client went away before the answer was written. */
   disconnect(): void {
     this.gone = true;
-    this.disconnected?.abort();
     const listener = this.disconnectListener;
     this.disconnectListener = undefined;
     listener?.handleEvent();

@@ -11,7 +11,7 @@ import { hashToken } from '../../src/domain/accounts/tokens.js';
 import { createLogger } from '../../src/logging.js';
 import type { ReplicationMessage } from '../../src/replication/bus.js';
 import { PgNotifyBus } from '../../src/replication/pg-notify-bus.js';
-import { sqlLiteral } from '../../src/storage/postgres/pg-events.js';
+import { sqlLiteral } from '../../src/storage/postgres/pg-db.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 

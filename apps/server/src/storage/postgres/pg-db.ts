@@ -19,6 +19,21 @@ export function encodeText(s: string): string {
 export function decodeText(s: string): string {
   return s.includes(ESC) ? s.replace(/\uffff([0\uffff])/g, (_m, c: string) => (c === '0' ? '\u0000' : ESC)) : s;
 }
+/**
+ * A string as an SQL literal, whatever standard_conforming_strings says: quotes doubled,
+ * and with a backslash, an E'' literal with the backslashes doubled too (as the driver's
+ * escapeLiteral, which walks the string a character at a time in JavaScript; event
+ * contents are long).
+ */
+export function sqlLiteral(s: string): string {
+  const quoted = s.includes("'") ? s.replace(/'/g, "''") : s;
+  return s.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+}
+
+/** A string value as a literal, escaped as every string parameter is (encodeText). */
+export function textLiteral(s: string): string {
+  return sqlLiteral(encodeText(s));
+}
 const encodeParam = (v: unknown): unknown => (typeof v === 'string' ? encodeText(v) : Array.isArray(v) ? v.map(encodeParam) : v);
 
 /** Escapes the string parameters (and string arrays) of every query this client runs. */

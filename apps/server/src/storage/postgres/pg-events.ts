@@ -6,7 +6,7 @@ import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
 import { eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
-import { encodeText, inTransaction, STREAM_LOCKS } from './pg-db.js';
+import { inTransaction, STREAM_LOCKS, textLiteral } from './pg-db.js';
 
 /** Rooms whose state is kept in memory, as in SQLite. */
 const STATE_CACHE_ROOMS = 2_000;
@@ -37,29 +37,18 @@ const EVENT_COLUMNS = ['stream_ordering', 'event_id', 'room_id', 'type', 'state_
   'topological_ordering', 'redacts', 'unsigned', 'prev_content', 'replaces_state', 'txn_token_hash', 'txn_id'] as const;
 
 /**
- * A string as an SQL literal, whatever standard_conforming_strings says: quotes doubled,
- * and with a backslash, an E'' literal with the backslashes doubled too (as the driver's
- * escapeLiteral, which walks the string a character at a time in JavaScript; event
- * contents are long).
- */
-export function sqlLiteral(s: string): string {
-  const quoted = s.includes("'") ? s.replace(/'/g, "''") : s;
-  return s.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
-}
-
-/**
  * Builds one statement out of several INSERTs (data-modifying CTEs), with the values
  * written as literals: the batch's write and its COMMIT then go in one simple query, one
  * round trip (a statement with parameters needs the extended protocol, which takes one
  * statement per round trip). Strings are escaped as the parameters of every other query
- * are (encodeText), then quoted (sqlLiteral).
+ * are (textLiteral).
  */
 class StatementBuilder {
   private readonly parts: string[] = [];
 
   private literal(v: unknown): string {
     if (v === null || v === undefined) return 'NULL';
-    if (typeof v === 'string') return sqlLiteral(encodeText(v));
+    if (typeof v === 'string') return textLiteral(v);
     if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
     if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
     throw new TypeError(`no SQL literal for ${typeof v} ${String(v)}`);
@@ -186,7 +175,6 @@ export class PgEventStore implements EventStore {
     try {
       const rooms = [...new Set(batch.map((i) => i.roomId))];
       const txns = batch.flatMap((i) => (i.options.txn ? [i.options.txn] : []));
-      const lit = (v: string): string => sqlLiteral(encodeText(v));
       // One round trip: the lock, then the heads and the known txns. Each statement of a
       // simple query takes its own snapshot (READ COMMITTED), so the reads after the lock
       // see every commit before it.
@@ -194,10 +182,10 @@ export class PgEventStore implements EventStore {
         SELECT r.room_id, (SELECT max(stream_ordering) FROM events) AS s,
           (SELECT max(topological_ordering) FROM events WHERE room_id = r.room_id) AS d,
           (SELECT version FROM room_state_versions WHERE room_id = r.room_id) AS v
-        FROM (VALUES ${rooms.map((r) => `(${lit(r)})`).join(', ')}) AS r(room_id);
+        FROM (VALUES ${rooms.map((r) => `(${textLiteral(r)})`).join(', ')}) AS r(room_id);
         ${txns.length > 0
     ? `SELECT t.token_hash AS _txn_token, t.txn_id AS _txn_id, e.* FROM event_txns t JOIN events e ON e.event_id = t.event_id
-        WHERE (t.token_hash, t.txn_id) IN (${txns.map((t) => `(${lit(t.token)}, ${lit(t.txnId)})`).join(', ')})`
+        WHERE (t.token_hash, t.txn_id) IN (${txns.map((t) => `(${textLiteral(t.token)}, ${textLiteral(t.txnId)})`).join(', ')})`
     : 'SELECT 1 WHERE FALSE'}`) as unknown as pg.QueryResult[];
       const heads = results[2]!.rows as { room_id: string; s: number | null; d: number | null; v: number | null }[];
       const knownTxns = new Map<string, PersistedEvent>();

@@ -33,8 +33,8 @@ export class RecentPresence {
       // someone else wrote in between, or writes finished out of order
       this.log = [];
       this.latest.clear();
-      this.coveredFrom = Math.max(pos, this.lastPos);
       this.lastPos = Math.max(pos, this.lastPos);
+      this.coveredFrom = this.lastPos;
       return;
     }
     this.lastPos = pos;
