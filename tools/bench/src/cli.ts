@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N] [--no-record] [--cpu-prof DIR]`:
+// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N] [--no-record] [--cpu-prof DIR] [--node-flag FLAG]...`:
 // starts Axon as an operator would (`--postgres auto`: on a throwaway PostgreSQL cluster, a fresh
 // database per scenario; `--processes N`: N processes on that database), and the bare node:http ceiling, runs every scenario from a separate client process,
 // prints medians and p99s, writes the raw JSON (bench-results/, not committed) and, for
@@ -15,10 +15,10 @@ import { section, table, type RunInfo } from './report.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
-interface Options { smoke: boolean; only: string[]; postgres?: string; processes: number; record: boolean; cpuProf?: string }
+interface Options { smoke: boolean; only: string[]; postgres?: string; processes: number; record: boolean; cpuProf?: string; nodeFlags: string[] }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { smoke: false, only: [], processes: 1, record: true };
+  const o: Options = { smoke: false, only: [], processes: 1, record: true, nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--smoke') o.smoke = true;
@@ -27,6 +27,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--processes') o.processes = Number(argv[++i]);
     else if (a === '--no-record') o.record = false;
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench-results/profiles');
+    else if (a === '--node-flag') o.nodeFlags.push(argv[++i] ?? '');
     else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.processes) || o.processes < 1) throw new Error('--processes takes a whole number >= 1');
@@ -91,7 +92,7 @@ async function main(): Promise<number> {
         ...(cluster ? { database: freshDatabase(cluster, name) } : opts.postgres ? { database: opts.postgres } : {}),
         processes: opts.processes,
         // one .cpuprofile per scenario's server, written when it stops
-        ...(opts.cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`] } : {}),
+        nodeArgs: [...opts.nodeFlags, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`] : [])],
       });
       try {
         const t0 = Date.now();
@@ -119,7 +120,7 @@ async function main(): Promise<number> {
   const outDir = path.join(repoRoot, 'bench-results');
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, `${Date.now()}.json`), JSON.stringify({ ...info, rows }, null, 2));
-  if (!opts.smoke && opts.record && !failed && !opts.cpuProf) {
+  if (!opts.smoke && opts.record && !failed && !opts.cpuProf && opts.nodeFlags.length === 0) {
     const doc = path.join(repoRoot, 'docs/benchmarks.md');
     const marker = '<!-- runs: newest first -->';
     const text = existsSync(doc) ? readFileSync(doc, 'utf8') : `# Benchmarks\n\n${marker}\n`;

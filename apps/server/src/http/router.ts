@@ -7,7 +7,7 @@ import { parseSize } from '../config/size.js';
 import type { AppContext } from './context.js';
 import type { Handler, HandlerContext, HandlerMap } from './handler.js';
 import { authenticate } from './middleware/auth.js';
-import { onResponseEnd } from './middleware/request-log.js';
+import { onResponseEnd, requestLogger } from './middleware/request-log.js';
 import { rateLimitFor } from './middleware/rate-limit.js';
 import { jsonBody, rawBody } from './middleware/body.js';
 import { RawBody } from './raw-body.js';
@@ -76,13 +76,16 @@ class RequestContext implements HandlerContext<OperationId> {
     readonly app: AppContext,
     private readonly res: Response,
   ) {
-    // own functions: handlers destructure them
-    this.requester = () => {
+    // Own functions, since handlers destructure them. Built as local constants and then
+    // stored: V8 allocates a function literal written straight into a property in the old
+    // generation (it expects `X.prototype.f = function`), and such a closure would keep
+    // this request's objects alive through every young-generation GC until a full one.
+    const requester = (): Requester => {
       const r = res.locals.requester as Requester | undefined;
       if (!r) throw errors.missingToken();
       return r;
     };
-    this.whenDisconnected = (listener) => {
+    const whenDisconnected = (listener: { handleEvent(): void }): (() => void) => {
       if (this.gone) {
         listener.handleEvent();
         return () => {};
@@ -90,11 +93,13 @@ class RequestContext implements HandlerContext<OperationId> {
       this.disconnectListener = listener;
       return () => { if (this.disconnectListener === listener) this.disconnectListener = undefined; };
     };
+    this.requester = requester;
+    this.whenDisconnected = whenDisconnected;
   }
 
   /** The request's child logger, made only if the handler logs. */
   get log(): Logger {
-    return (this.res.locals.log as Logger | undefined) ?? this.app.logger;
+    return requestLogger(this.res, this.app.logger);
   }
 
   /** The client went away before the answer was written. */

@@ -17,6 +17,20 @@ export interface AppendTransaction {
   append(event: NewEvent): PersistedEvent;
 }
 
+/**
+ * An AppendTransaction over functions the storage gives it. A class, not an object literal
+ * with a getter and an arrow function: V8 allocates those functions (and a getter's accessor
+ * pair) in the old generation, and there they held each send's objects through every
+ * young-generation GC until a full one.
+ */
+export class PlanTransaction implements AppendTransaction {
+  constructor(private readonly readState: () => RoomState, readonly append: (event: NewEvent) => PersistedEvent) {}
+
+  get state(): RoomState {
+    return this.readState();
+  }
+}
+
 export interface AppendOptions {
   /**
    * Idempotent sends: when this (token, txn id) already produced an event, nothing is

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { errors, MatrixError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
+import { requestLogger } from './request-log.js';
 
 /** Errors from Express and body-parser carry `status` and `type`. */
 interface HttpishError { status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown; message?: unknown }
@@ -22,7 +23,7 @@ export const unrecognized: RequestHandler = () => {
 /** The one error handler: every failure leaves as `{errcode, error}` JSON, never HTML. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const log = (res.locals.log as Logger | undefined) ?? logger;
+    const log = requestLogger(res, logger);
     if (res.headersSent) {
       log.error({ err }, 'error after response started');
       res.destroy();

@@ -1,6 +1,7 @@
 import { describesResponse, operationTable, validateResponse, type OperationId } from '@axon/contract';
 import type { RequestHandler, Response } from 'express';
 import type { Logger } from '../../logging.js';
+import { requestLogger } from './request-log.js';
 
 function isErrorBody(body: unknown): boolean {
   if (typeof body !== 'object' || body === null) return false;
@@ -41,7 +42,7 @@ export function responseValidation(logger: Logger): RequestHandler {
     res.json = (body: unknown) => {
       const problem = problemWith(res, body);
       if (problem === null) return send(body);
-      (res.locals.log as Logger | undefined ?? logger).error(
+      requestLogger(res, logger).error(
         { operationId: res.locals.operationId, method: req.method, path: req.path, status: res.statusCode, problem },
         'response violates spec',
       );

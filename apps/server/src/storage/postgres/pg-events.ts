@@ -5,6 +5,7 @@ import { RoomState } from '../../domain/rooms/room-state.js';
 import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
+import { PlanTransaction } from '../events.js';
 import { eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
 import { inTransaction, STREAM_LOCKS, textLiteral } from './pg-db.js';
 
@@ -228,50 +229,47 @@ export class PgEventStore implements EventStore {
         const myEvents: unknown[][] = [];
         const myState: [string, unknown[]][] = [];
         const myMembers: [string, unknown[]][] = [];
-        const tx: AppendTransaction = {
-          get state() { return state; },
-          append: (ev: NewEvent): PersistedEvent => {
-            if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
-            const isState = typeof ev.state_key === 'string';
-            const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
-            depth += 1;
-            itemStream += 1;
-            const prevFields = prev
-              ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
-              : {};
-            myEvents.push([
-              itemStream, ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
-              ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
-              prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
-            ]);
-            const persisted: PersistedEvent = {
-              event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
-              origin_server_ts: ev.origin_server_ts, stream_ordering: itemStream, topological_ordering: depth,
-              ...(isState ? { state_key: ev.state_key } : {}),
-              ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
-              ...prevFields,
-              ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
-              ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
-            };
-            if (isState) {
-              myState.push([`${roomId}\u0000${ev.type}\u0000${ev.state_key!}`, [roomId, ev.type, ev.state_key, ev.event_id]]);
-              if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
-                myMembers.push([`${roomId}\u0000${ev.state_key!}`, [roomId, ev.state_key, ev.content['membership'], ev.event_id, itemStream, false]]);
-              }
-              // Copy on write: the cached view, and the state the previous appends of the
-              // batch left, stay untouched until this plan has succeeded.
-              if (!copied) {
-                state = new RoomState(state.events());
-                copied = true;
-              }
-              state.set(persisted);
+        const append = (ev: NewEvent): PersistedEvent => {
+          if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+          const isState = typeof ev.state_key === 'string';
+          const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
+          depth += 1;
+          itemStream += 1;
+          const prevFields = prev
+            ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
+            : {};
+          myEvents.push([
+            itemStream, ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
+            ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
+            prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
+          ]);
+          const persisted: PersistedEvent = {
+            event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
+            origin_server_ts: ev.origin_server_ts, stream_ordering: itemStream, topological_ordering: depth,
+            ...(isState ? { state_key: ev.state_key } : {}),
+            ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
+            ...prevFields,
+            ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
+            ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
+          };
+          if (isState) {
+            myState.push([`${roomId}\u0000${ev.type}\u0000${ev.state_key!}`, [roomId, ev.type, ev.state_key, ev.event_id]]);
+            if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
+              myMembers.push([`${roomId}\u0000${ev.state_key!}`, [roomId, ev.state_key, ev.content['membership'], ev.event_id, itemStream, false]]);
             }
-            appended.push(persisted);
-            return persisted;
-          },
+            // Copy on write: the cached view, and the state the previous appends of the
+            // batch left, stay untouched until this plan has succeeded.
+            if (!copied) {
+              state = new RoomState(state.events());
+              copied = true;
+            }
+            state.set(persisted);
+          }
+          appended.push(persisted);
+          return persisted;
         };
         try {
-          plan(tx);
+          plan(new PlanTransaction(() => state, append));
         } catch (error) {
           outcomes.push({ ok: false, error });
           continue;

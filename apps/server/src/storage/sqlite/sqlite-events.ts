@@ -5,6 +5,7 @@ import { RoomState } from '../../domain/rooms/room-state.js';
 import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
+import { PlanTransaction } from '../events.js';
 import { eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
 
 interface PendingAppend {
@@ -211,46 +212,43 @@ export class SqliteEventStore implements EventStore {
       }
       const state = this.loadState(roomId);
       const appended: PersistedEvent[] = [];
-      const tx: AppendTransaction = {
-        state,
-        append: (ev: NewEvent): PersistedEvent => {
-          if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
-          this.writes++;
-          const isState = typeof ev.state_key === 'string';
-          const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
-          const depth = this.nextDepth(roomId);
-          const prevFields = prev
-            ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
-            : {};
-          const info = this.s.insertEvent.run(
-            ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
-            ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
-            prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
-          );
-          const persisted: PersistedEvent = {
-            event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
-            origin_server_ts: ev.origin_server_ts, stream_ordering: Number(info.lastInsertRowid), topological_ordering: depth,
-            ...(isState ? { state_key: ev.state_key } : {}),
-            ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
-            ...prevFields,
-            ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
-            ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
-          };
-          this.depthCache.set(roomId, depth);
-          if (isState) {
-            this.s.upsertState.run(roomId, ev.type, ev.state_key, ev.event_id);
-            if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
-              this.s.upsertMembership.run(roomId, ev.state_key, ev.content['membership'], ev.event_id, persisted.stream_ordering);
-            }
-            state.set(persisted);
-            if (state.size === 1) this.stateCache.set(roomId, state);
+      const append = (ev: NewEvent): PersistedEvent => {
+        if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+        this.writes++;
+        const isState = typeof ev.state_key === 'string';
+        const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
+        const depth = this.nextDepth(roomId);
+        const prevFields = prev
+          ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
+          : {};
+        const info = this.s.insertEvent.run(
+          ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
+          ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
+          prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
+        );
+        const persisted: PersistedEvent = {
+          event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
+          origin_server_ts: ev.origin_server_ts, stream_ordering: Number(info.lastInsertRowid), topological_ordering: depth,
+          ...(isState ? { state_key: ev.state_key } : {}),
+          ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
+          ...prevFields,
+          ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
+          ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
+        };
+        this.depthCache.set(roomId, depth);
+        if (isState) {
+          this.s.upsertState.run(roomId, ev.type, ev.state_key, ev.event_id);
+          if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
+            this.s.upsertMembership.run(roomId, ev.state_key, ev.content['membership'], ev.event_id, persisted.stream_ordering);
           }
-          if (txn && appended.length === 0) this.s.insertTxn.run(txn.token, txn.txnId, ev.event_id, ev.origin_server_ts);
-          appended.push(persisted);
-          return persisted;
-        },
+          state.set(persisted);
+          if (state.size === 1) this.stateCache.set(roomId, state);
+        }
+        if (txn && appended.length === 0) this.s.insertTxn.run(txn.token, txn.txnId, ev.event_id, ev.origin_server_ts);
+        appended.push(persisted);
+        return persisted;
       };
-      plan(tx);
+      plan(new PlanTransaction(() => state, append));
       return { events: appended, deduplicated: false };
     }
   }
