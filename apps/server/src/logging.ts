@@ -5,6 +5,9 @@ import type { LogLevel } from './config/schema.js';
 export type { Logger };
 
 /** The request being handled, for log lines written through the root logger (domain code). */
+/** The `name` of every line. */
+const LOGGER_NAME = 'axon';
+
 export const requestContext = new AsyncLocalStorage<{ readonly requestId: string }>();
 
 /**
@@ -32,7 +35,7 @@ const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'req.
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   const options = {
     level,
-    base: { name: 'axon' },
+    base: { name: LOGGER_NAME },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     mixin(obj: object, _level: number, logger: Logger): Record<string, unknown> {
@@ -49,4 +52,36 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   // pino flushes what is left when the process exits.
   const root: Logger = pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
   return root;
+}
+
+/** One access line's fields (request-log.ts); undefined ones are left out, as pino does. */
+export interface AccessLine {
+  readonly request_id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly duration_ms: number;
+  readonly user_id: string | undefined;
+  readonly client: string;
+  readonly operation: string | undefined;
+  readonly aborted: boolean;
+}
+
+const INFO = 30;
+const NAME_JSON = JSON.stringify(LOGGER_NAME);
+
+/**
+ * Writes an access line to the logger's stream exactly as `logger.info(fields, 'request')`
+ * would (same keys, order and time format), without pino's general path: its merging,
+ * redaction and serialisation allocated about 3 KB a line, a tenth of all the garbage of
+ * a fan-out to waiting polls. Every field here is known and none is secret.
+ */
+export function writeAccessLine(logger: Logger, line: AccessLine): void {
+  if (logger.levelVal > INFO) return;
+  const stream = (logger as unknown as Record<symbol, { write(s: string): void }>)[pino.symbols.streamSym]!;
+  stream.write(`{"level":30,"time":"${new Date().toISOString()}","name":${NAME_JSON},"request_id":${JSON.stringify(line.request_id)}`
+    + `,"method":${JSON.stringify(line.method)},"path":${JSON.stringify(line.path)},"status":${line.status}`
+    + `,"duration_ms":${line.duration_ms}${line.user_id === undefined ? '' : `,"user_id":${JSON.stringify(line.user_id)}`}`
+    + `,"client":${JSON.stringify(line.client)}${line.operation === undefined ? '' : `,"operation":${JSON.stringify(line.operation)}`}`
+    + `${line.aborted ? ',"aborted":true' : ''},"msg":"request"}\n`);
 }

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Requester } from '../../domain/accounts/accounts.js';
-import { requestContext, requestLoggers, type Logger } from '../../logging.js';
+import { requestContext, requestLoggers, writeAccessLine, type Logger } from '../../logging.js';
 
 let counter = 0;
 
@@ -83,7 +83,7 @@ export function requestLog(logger: Logger): RequestHandler {
     onResponseEnd(res, (aborted) => {
       if (UNLOGGED_PATHS.has(req.path)) return;
       const requester = res.locals.requester as Requester | undefined;
-      logger.info({
+      writeAccessLine(logger, {
         request_id: requestId,
         method: req.method,
         path: req.path,
@@ -92,8 +92,8 @@ export function requestLog(logger: Logger): RequestHandler {
         user_id: requester?.userId,
         client: clientAddress(req),
         operation: res.locals.operationId as string | undefined,
-        ...(aborted ? { aborted: true } : {}),
-      }, 'request');
+        aborted,
+      });
     });
     requestContext.run({ requestId }, next);
   };
