@@ -1,36 +1,39 @@
 // The bench's ceiling: what a bare node:http server on this machine answers per second
 // for the same request shape as Axon's send (a small JSON body in, a small JSON body out).
-// It is also the floor of the send-to-receive exchange: a GET of /events waits for the
-// next PUT, and both are answered when it arrives, as a homeserver doing no work would.
+// It is also the floor of the send-to-receive exchange: a GET of /events from the current
+// token waits for the next PUT, and both are answered when it arrives, as a homeserver
+// doing no work would. As with Axon, a poll from an older token answers at once.
 import http from 'node:http';
 
 const BODY = JSON.stringify({ event_id: '$0123456789abcdefghijklmn:bench.local' });
-const EVENTS = JSON.stringify({ start: 's0', end: 's1', chunk: [{ event_id: '$0123456789abcdefghijklmn:bench.local', type: 'm.room.message', content: { msgtype: 'm.text', body: 'ping' } }] });
+const eventsBody = (token) => JSON.stringify({ start: 's0', end: token, chunk: [{ event_id: '$0123456789abcdefghijklmn:bench.local', type: 'm.room.message', content: { msgtype: 'm.text', body: 'ping' } }] });
 const answer = (res, body) => {
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 };
+let sends = 0;
 let parked = [];
-// a send no poll has seen yet (its poll arrived late): the next poll answers at once, as
-// Axon's would from its `from` token
-let unseen = false;
 const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     if (req.method === 'GET' && req.url.startsWith('/_matrix/client/api/v1/events')) {
-      if (unseen) {
-        unseen = false;
-        answer(res, EVENTS);
-      } else {
-        parked.push(res);
+      const token = `s${sends}`;
+      if (new URL(req.url, 'http://x').searchParams.get('from') !== token) {
+        answer(res, eventsBody(token));
+        return;
       }
+      parked.push(res);
+      // a client that leaves is no longer waiting
+      res.on('close', () => { parked = parked.filter((r) => r !== res); });
       return;
     }
+    sends++;
     answer(res, BODY);
+    if (parked.length === 0) return;
     const woken = parked;
     parked = [];
-    unseen = woken.length === 0;
-    for (const poll of woken) answer(poll, EVENTS);
+    const body = eventsBody(`s${sends}`);
+    for (const poll of woken) answer(poll, body);
   });
 });
 server.keepAliveTimeout = 60_000;

@@ -4,10 +4,10 @@ import type { LogLevel } from './config/schema.js';
 
 export type { Logger };
 
-/** The request being handled, for log lines written through the root logger (domain code). */
 /** The `name` of every line. */
 const LOGGER_NAME = 'axon';
 
+/** The request being handled, for log lines written through the root logger (domain code). */
 export const requestContext = new AsyncLocalStorage<{ readonly requestId: string }>();
 
 /**
@@ -75,13 +75,17 @@ const NAME_JSON = JSON.stringify(LOGGER_NAME);
  * would (same keys, order and time format), without pino's general path: its merging,
  * redaction and serialisation allocated about 3 KB a line, a tenth of all the garbage of
  * a fan-out to waiting polls. Every field here is known and none is secret.
+ *
+ * For the root logger of `createLogger` and a plain stream, which is what the request log
+ * gets: a child's bindings, or a `pino.multistream` (which reads the level pino records
+ * before each write), would need pino's own path.
  */
 export function writeAccessLine(logger: Logger, line: AccessLine): void {
   if (logger.levelVal > INFO) return;
   const stream = (logger as unknown as Record<symbol, { write(s: string): void }>)[pino.symbols.streamSym]!;
   stream.write(`{"level":30,"time":"${new Date().toISOString()}","name":${NAME_JSON},"request_id":${JSON.stringify(line.request_id)}`
     + `,"method":${JSON.stringify(line.method)},"path":${JSON.stringify(line.path)},"status":${line.status}`
-    + `,"duration_ms":${line.duration_ms}${line.user_id === undefined ? '' : `,"user_id":${JSON.stringify(line.user_id)}`}`
+    + `,"duration_ms":${Number.isFinite(line.duration_ms) ? line.duration_ms : 'null'}${line.user_id === undefined ? '' : `,"user_id":${JSON.stringify(line.user_id)}`}`
     + `,"client":${JSON.stringify(line.client)}${line.operation === undefined ? '' : `,"operation":${JSON.stringify(line.operation)}`}`
     + `${line.aborted ? ',"aborted":true' : ''},"msg":"request"}\n`);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N] [--no-record] [--cpu-prof DIR] [--node-flag FLAG]...`:
+// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N] [--no-record] [--cpu-prof DIR] [--node-flag FLAG]...`
+// (node flags for Axon's processes only, not the ceiling's; such runs are not recorded):
 // starts Axon as an operator would (`--postgres auto`: on a throwaway PostgreSQL cluster, a fresh
 // database per scenario; `--processes N`: N processes on that database), and the bare node:http ceiling, runs every scenario from a separate client process,
 // prints medians and p99s, writes the raw JSON (bench-results/, not committed) and, for
@@ -27,7 +28,11 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--processes') o.processes = Number(argv[++i]);
     else if (a === '--no-record') o.record = false;
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench-results/profiles');
-    else if (a === '--node-flag') o.nodeFlags.push(argv[++i] ?? '');
+    else if (a === '--node-flag') {
+      const flag = argv[++i];
+      if (!flag) throw new Error('--node-flag takes a node option, e.g. --node-flag --trace-gc');
+      o.nodeFlags.push(flag);
+    }
     else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isInteger(o.processes) || o.processes < 1) throw new Error('--processes takes a whole number >= 1');

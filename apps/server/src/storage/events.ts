@@ -18,10 +18,10 @@ export interface AppendTransaction {
 }
 
 /**
- * An AppendTransaction over functions the storage gives it. A class, not an object literal
- * with a getter and an arrow function: V8 allocates those functions (and a getter's accessor
- * pair) in the old generation, and there they held each send's objects through every
- * young-generation GC until a full one.
+ * An AppendTransaction over functions the storage gives it. A class, whose `state` getter
+ * lives once on the prototype: a getter in an object literal made an accessor pair per
+ * append, which V8 allocates in the old generation, and from there it held each send's
+ * objects through every young-generation GC until a full one.
  */
 export class PlanTransaction implements AppendTransaction {
   constructor(private readonly readState: () => RoomState, readonly append: (event: NewEvent) => PersistedEvent) {}

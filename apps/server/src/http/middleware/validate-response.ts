@@ -39,7 +39,8 @@ function problemWith(res: Response, body: unknown): string | null {
 export function responseValidation(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const send = res.json.bind(res);
-    res.json = (body: unknown) => {
+    // a local constant, then stored: see RequestContext in router.ts
+    const json = (body: unknown): Response => {
       const problem = problemWith(res, body);
       if (problem === null) return send(body);
       requestLogger(res, logger).error(
@@ -49,6 +50,7 @@ export function responseValidation(logger: Logger): RequestHandler {
       res.status(500);
       return send({ errcode: 'M_UNKNOWN', error: `Response violates spec/: ${problem}` });
     };
+    res.json = json;
     next();
   };
 }
