@@ -47,11 +47,47 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
       return { request_id: current.requestId };
     },
   };
-  // stdout written asynchronously: a synchronous write per access line was a system call
-  // on the event loop for every request. Lines queue while one write is in flight, and
-  // pino flushes what is left when the process exits.
-  const root: Logger = pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  const root: Logger = pino(options, destination ?? stdoutStream());
   return root;
+}
+
+type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): void; flushSync(): void };
+
+/**
+ * stdout, written asynchronously (a synchronous write per access line was a system call on
+ * the event loop for every request), with the lines of one event-loop turn joined into one
+ * write to pino's stream. That stream counts the bytes of everything still pending on
+ * each write, flattening up to 16 KB: in a burst (a fan-out to 10,000 polls) each line
+ * cost about 9 KB of garbage, over 40% of all the fan-out allocated.
+ */
+function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  let out: PinoDestination | undefined;
+  const drain = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    pending = [];
+    out!.write(text);
+  };
+  // Registered before pino.destination registers its own exit hook (which flushes its
+  // stream synchronously), so that this turn's lines are handed over first.
+  process.once('exit', drain);
+  out = pino.destination({ dest: 1, sync: false }) as unknown as PinoDestination;
+  return {
+    write(line: string): void {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+    },
+    flush(cb?: (err?: Error) => void): void {
+      drain();
+      out!.flush(cb ?? (() => {}));
+    },
+  };
 }
 
 /** One access line's fields (request-log.ts); undefined ones are left out, as pino does. */
