@@ -7,7 +7,7 @@ const postgres = process.env.AXON_TEST_POSTGRES ? ['apps/server/vitest.postgres.
 
 export default defineConfig({
   test: {
-    projects: ['tools/codegen', 'packages/*', 'apps/*', 'tests/*', ...postgres],
+    projects: ['tools/codegen', 'tools/bench', 'packages/*', 'apps/*', 'tests/*', ...postgres],
     reporters: ['default', './tools/vitest/summary-reporter.mjs'],
     passWithNoTests: true,
   },
