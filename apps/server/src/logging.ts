@@ -51,7 +51,7 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   return root;
 }
 
-type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): void; flushSync(): void };
+type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): void };
 
 /**
  * stdout, written asynchronously (a synchronous write per access line was a system call on
@@ -63,18 +63,17 @@ type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): v
 function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
   let pending: string[] = [];
   let scheduled = false;
-  let out: PinoDestination | undefined;
   const drain = (): void => {
     scheduled = false;
     if (pending.length === 0) return;
     const text = pending.length === 1 ? pending[0]! : pending.join('');
     pending = [];
-    out!.write(text);
+    out.write(text);
   };
   // Registered before pino.destination registers its own exit hook (which flushes its
   // stream synchronously), so that this turn's lines are handed over first.
   process.once('exit', drain);
-  out = pino.destination({ dest: 1, sync: false }) as unknown as PinoDestination;
+  const out = pino.destination({ dest: 1, sync: false }) as unknown as PinoDestination;
   return {
     write(line: string): void {
       pending.push(line);
@@ -85,7 +84,7 @@ function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void)
     },
     flush(cb?: (err?: Error) => void): void {
       drain();
-      out!.flush(cb ?? (() => {}));
+      out.flush(cb ?? (() => {}));
     },
   };
 }
@@ -119,7 +118,7 @@ const NAME_JSON = JSON.stringify(LOGGER_NAME);
 export function writeAccessLine(logger: Logger, line: AccessLine): void {
   if (logger.levelVal > INFO) return;
   const stream = (logger as unknown as Record<symbol, { write(s: string): void }>)[pino.symbols.streamSym]!;
-  stream.write(`{"level":30,"time":"${new Date().toISOString()}","name":${NAME_JSON},"request_id":${JSON.stringify(line.request_id)}`
+  stream.write(`{"level":${INFO},"time":"${new Date().toISOString()}","name":${NAME_JSON},"request_id":${JSON.stringify(line.request_id)}`
     + `,"method":${JSON.stringify(line.method)},"path":${JSON.stringify(line.path)},"status":${line.status}`
     + `,"duration_ms":${Number.isFinite(line.duration_ms) ? line.duration_ms : 'null'}${line.user_id === undefined ? '' : `,"user_id":${JSON.stringify(line.user_id)}`}`
     + `,"client":${JSON.stringify(line.client)}${line.operation === undefined ? '' : `,"operation":${JSON.stringify(line.operation)}`}`

@@ -1,6 +1,6 @@
 import type { AccessTokenRecord, UserRecord } from './storage.js';
 import type { JsonObject, Membership, PersistedEvent, RedactionSummary } from '../domain/events/types.js';
-import type { RoomMembershipRow, RoomRecord } from './events.js';
+import type { NewEvent, RoomMembershipRow, RoomRecord } from './events.js';
 
 /**
  * Row types and converters shared by the SQLite and PostgreSQL stores: the tables have the
@@ -57,6 +57,34 @@ export function unsignedJson(ev: { prev_sender?: string | undefined; redacted_be
   if (ev.prev_sender !== undefined) u.prev_sender = ev.prev_sender;
   if (ev.redacted_because !== undefined) u.redacted_because = ev.redacted_because;
   return Object.keys(u).length ? JSON.stringify(u) : null;
+}
+
+const prevFieldsOf = (prev: PersistedEvent | undefined) =>
+  (prev ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id } : {});
+
+/**
+ * An appended event's events-row columns from event_id on, as both stores write them (the
+ * stream position comes first, or from the row id). `prev` is the state event it replaces.
+ */
+export function eventColumns(ev: NewEvent, roomId: string, prev: PersistedEvent | undefined, depth: number): unknown[] {
+  return [
+    ev.event_id, roomId, ev.type, typeof ev.state_key === 'string' ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
+    ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFieldsOf(prev)),
+    prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
+  ];
+}
+
+/** The event an append stored (eventColumns' row at `streamOrdering`). */
+export function appendedEvent(ev: NewEvent, roomId: string, prev: PersistedEvent | undefined, streamOrdering: number, depth: number): PersistedEvent {
+  return {
+    event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
+    origin_server_ts: ev.origin_server_ts, stream_ordering: streamOrdering, topological_ordering: depth,
+    ...(typeof ev.state_key === 'string' ? { state_key: ev.state_key } : {}),
+    ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
+    ...prevFieldsOf(prev),
+    ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
+    ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
+  };
 }
 
 /** A boolean column: 0/1 in SQLite, true/false in PostgreSQL. */

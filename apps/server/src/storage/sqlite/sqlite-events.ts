@@ -6,7 +6,7 @@ import type {
   AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
 import { PlanTransaction } from '../events.js';
-import { eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
+import { appendedEvent, eventColumns, eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
 
 interface PendingAppend {
   readonly roomId: string;
@@ -218,23 +218,8 @@ export class SqliteEventStore implements EventStore {
         const isState = typeof ev.state_key === 'string';
         const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
         const depth = this.nextDepth(roomId);
-        const prevFields = prev
-          ? { prev_content: prev.content, prev_sender: prev.sender, replaces_state: prev.event_id }
-          : {};
-        const info = this.s.insertEvent.run(
-          ev.event_id, roomId, ev.type, isState ? ev.state_key : null, ev.sender, JSON.stringify(ev.content),
-          ev.origin_server_ts, depth, ev.redacts ?? null, unsignedJson(prevFields),
-          prev ? JSON.stringify(prev.content) : null, prev?.event_id ?? null, ev.txn_token ?? null, ev.txn_id ?? null,
-        );
-        const persisted: PersistedEvent = {
-          event_id: ev.event_id, room_id: roomId, type: ev.type, sender: ev.sender, content: ev.content,
-          origin_server_ts: ev.origin_server_ts, stream_ordering: Number(info.lastInsertRowid), topological_ordering: depth,
-          ...(isState ? { state_key: ev.state_key } : {}),
-          ...(ev.redacts !== undefined ? { redacts: ev.redacts } : {}),
-          ...prevFields,
-          ...(ev.txn_id !== undefined ? { txn_id: ev.txn_id } : {}),
-          ...(ev.txn_token !== undefined ? { txn_token: ev.txn_token } : {}),
-        };
+        const info = this.s.insertEvent.run(...eventColumns(ev, roomId, prev, depth));
+        const persisted = appendedEvent(ev, roomId, prev, Number(info.lastInsertRowid), depth);
         this.depthCache.set(roomId, depth);
         if (isState) {
           this.s.upsertState.run(roomId, ev.type, ev.state_key, ev.event_id);
