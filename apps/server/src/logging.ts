@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import type { LogLevel } from './config/schema.js';
 
@@ -7,15 +6,17 @@ export type { Logger };
 /** The `name` of every line. */
 const LOGGER_NAME = 'axon';
 
-/** The request being handled, for log lines written through the root logger (domain code). */
-export const requestContext = new AsyncLocalStorage<{ readonly requestId: string }>();
-
 /**
- * The request loggers (children bound to a `request_id`) made by the request log: the
- * mixin knows without parsing their bindings (pino's `bindings()` is a JSON.parse) that
- * they already carry the id.
+ * Where code running for a request gets its logger: the handler context, whose `log` is
+ * the request's child logger (bound to its `request_id`), made when first read. Domain
+ * services take one with the call and log through it, so that their lines carry the
+ * request's id. Passed, not found implicitly: an AsyncLocalStorage could give the root
+ * logger the id, but on Node 20 its async hooks run for every promise and I/O request,
+ * 10-15% of the CPU of a fan-out to waiting polls (docs/benchmarks.md).
  */
-export const requestLoggers = new WeakSet<object>();
+export interface LogSource {
+  readonly log: Logger;
+}
 
 /**
  * Keys that hold secrets wherever they appear (one level deep as well): a second line of
@@ -28,9 +29,8 @@ const SECRET_KEYS = [
 const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`), 'req.headers.authorization', 'req.query', 'req.url'];
 
 /**
- * JSON lines on stdout (or `destination`). Every line written while a request is handled
- * carries its `request_id`: through the request's child logger, or, for code that logs
- * through the root logger, from `requestContext`.
+ * JSON lines on stdout (or `destination`). Lines about a request carry its `request_id`:
+ * they are written through the request's child logger (see LogSource).
  */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
   const options = {
@@ -38,17 +38,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     base: { name: LOGGER_NAME },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    mixin(obj: object, _level: number, logger: Logger): Record<string, unknown> {
-      // pino merges into what this returns: a fresh object each time
-      if ('request_id' in obj) return {};
-      const current = requestContext.getStore();
-      // the root logger's bindings are known: no parse of them
-      if (!current || requestLoggers.has(logger) || (logger !== root && 'request_id' in logger.bindings())) return {};
-      return { request_id: current.requestId };
-    },
   };
-  const root: Logger = pino(options, destination ?? stdoutStream());
-  return root;
+  return pino(options, destination ?? stdoutStream());
 }
 
 type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): void };

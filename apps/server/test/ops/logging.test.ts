@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors } from '../../src/errors.js';
 import { login, register, request, SHARED_SECRET, startServer, uniqueName, V1, V2, type LogLine, type TestServer } from '../helpers/index.js';
@@ -99,12 +101,11 @@ describe('logs', () => {
     expect(s.logs.slice(before)).toEqual([]);
   });
 
-  it('puts the request id on every line of a request, also lines the domain writes through the root logger', async () => {
+  it('puts the request id on every line of a request: the handler\'s, and a domain service\'s about it', async () => {
     const stubbed = await startServer({
       stubs: {
-        login: async ({ app, log }) => {
+        login: async ({ log }) => {
           await new Promise((r) => setTimeout(r, 5));
-          app.logger.info('domain line');
           log.warn('handler line');
           throw errors.forbidden('nope');
         },
@@ -117,13 +118,29 @@ describe('logs', () => {
       const access = accessLines(stubbed.logs);
       expect(access).toHaveLength(1);
       const id = access[0]!.request_id;
-      expect(stubbed.logs.find((l) => l.msg === 'domain line')?.request_id).toBe(id);
       expect(stubbed.logs.find((l) => l.msg === 'handler line')?.request_id).toBe(id);
       // No duplicate keys: each line parses to one request_id.
-      expect(stubbed.logs.every((l) => l.msg !== 'domain line' || JSON.stringify(l).split('request_id').length === 2)).toBe(true);
+      expect(stubbed.logs.every((l) => l.msg !== 'handler line' || JSON.stringify(l).split('request_id').length === 2)).toBe(true);
     } finally {
       await stubbed.close();
     }
+
+    // A real domain line: an upload whose file has gone from the media store answers 404,
+    // and the media service logs the missing file.
+    const alice = await register(s.baseUrl, uniqueName('alice'));
+    const up = await fetch(`${s.baseUrl}/_matrix/media/v1/upload`, {
+      method: 'POST', headers: { Authorization: `Bearer ${alice.accessToken}`, 'Content-Type': 'text/plain' }, body: 'gone soon',
+    });
+    const mediaId = ((await up.json()) as { content_uri: string }).content_uri.split('/').pop()!;
+    rmSync(path.join(s.config.media_store_path, 'local_content', mediaId.slice(0, 2), mediaId.slice(2, 4), mediaId.slice(4)));
+    const before = s.logs.length;
+    expect((await fetch(`${s.baseUrl}/_matrix/media/v1/download/${s.config.server_name}/${mediaId}`)).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 20));
+    const lines = s.logs.slice(before);
+    const download = accessLines(lines).find((l) => String(l.path).includes('/download/'));
+    const domain = lines.find((l) => l.msg === 'media metadata without its file');
+    expect(download?.request_id).toMatch(/^GET-\d+$/);
+    expect(domain?.request_id).toBe(download?.request_id);
   });
 
   it('uses the configured level', async () => {

@@ -90,7 +90,7 @@ export class DirectoryService {
       const aliases = (await this.storage.events.aliasesForRoom(roomId)).sort();
       await this.rooms.send(actor, roomId, 'm.room.aliases', { aliases }, { stateKey: this.serverName });
     } catch (err) {
-      this.logger.info({ err, roomId }, 'could not update m.room.aliases');
+      (actor.logs?.log ?? this.logger).info({ err, roomId }, 'could not update m.room.aliases');
     }
   }
 

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errors } from '../../errors.js';
-import type { Logger } from '../../logging.js';
+import type { Logger, LogSource } from '../../logging.js';
 import type { MediaRecord, MediaStore } from '../../storage/media.js';
 import { makeThumbnail, type ThumbnailMethod } from './thumbnailer.js';
 
@@ -72,14 +72,14 @@ export class MediaService {
   }
 
   /** The file, or 404 M_NOT_FOUND (unknown id, or another server's: Axon does not federate). */
-  async download(serverName: string, mediaId: string): Promise<MediaFile> {
+  async download(serverName: string, mediaId: string, logs?: LogSource): Promise<MediaFile> {
     if (serverName !== this.serverName || !MEDIA_ID.test(mediaId)) throw errors.notFound('Not found');
     const record = await this.store.getMedia(mediaId);
     if (!record) throw errors.notFound('Not found');
     try {
       return { record, bytes: await readFile(this.contentPath(mediaId)) };
     } catch (err) {
-      this.logger.error({ err, mediaId }, 'media metadata without its file');
+      (logs?.log ?? this.logger).error({ err, mediaId }, 'media metadata without its file');
       throw errors.notFound('Not found');
     }
   }
@@ -88,11 +88,11 @@ export class MediaService {
    * A thumbnail close to width x height, or the original when the media is not an image
    * that can be scaled. A missing side follows the other; both missing gives the original.
    */
-  async thumbnail(serverName: string, mediaId: string, req: ThumbnailRequest): Promise<{ bytes: Buffer; contentType: string }> {
+  async thumbnail(serverName: string, mediaId: string, req: ThumbnailRequest, logs?: LogSource): Promise<{ bytes: Buffer; contentType: string }> {
     for (const [name, v] of [['width', req.width], ['height', req.height]] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw errors.invalidParam(`${name} must be a positive integer`);
     }
-    const file = await this.download(serverName, mediaId);
+    const file = await this.download(serverName, mediaId, logs);
     const original = { bytes: file.bytes, contentType: file.record.mediaType };
     if (req.width === undefined && req.height === undefined) return original;
     const width = Math.min(req.width ?? req.height!, MAX_THUMBNAIL_SIDE);
@@ -104,7 +104,7 @@ export class MediaService {
     const thumb = await makeThumbnail(file.bytes, file.record.mediaType, width, height, method);
     if (!thumb) return original;
     await writeCached(this.thumbnailPath(mediaId, cacheName), thumb).catch((err: unknown) => {
-      this.logger.warn({ err, mediaId }, 'could not cache thumbnail');
+      (logs?.log ?? this.logger).warn({ err, mediaId }, 'could not cache thumbnail');
     });
     return { bytes: thumb.bytes, contentType: thumb.contentType };
   }

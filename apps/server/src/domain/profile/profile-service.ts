@@ -74,7 +74,7 @@ export class ProfileService {
       try {
         await this.rooms.send(actor, m.roomId, 'm.room.member', content, { stateKey: actor.userId });
       } catch (err) {
-        this.logger.warn({ err, roomId: m.roomId, userId: actor.userId }, 'could not update membership with new profile');
+        (actor.logs?.log ?? this.logger).warn({ err, roomId: m.roomId, userId: actor.userId }, 'could not update membership with new profile');
       }
     }
   }

@@ -1,5 +1,6 @@
 import { validateEvent } from '@axon/contract';
 import { errors, MatrixError } from '../../errors.js';
+import type { LogSource } from '../../logging.js';
 import type { AppendTransaction, EventStore, NewEvent } from '../../storage/events.js';
 import { generateEventId, generateRoomId } from '../events/ids.js';
 import { redactionSummary } from '../events/redaction.js';
@@ -11,6 +12,8 @@ import { planCreateRoom, type CreateRoomRequest } from './create-room.js';
 export interface Actor {
   readonly userId: string;
   readonly tokenHash: string;
+  /** The request's logger, for lines about what the actor asked (the service's own otherwise). */
+  readonly logs?: LogSource;
 }
 
 export interface Profile {

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Requester } from '../../domain/accounts/accounts.js';
-import { requestContext, requestLoggers, writeAccessLine, type Logger } from '../../logging.js';
+import { writeAccessLine, type Logger } from '../../logging.js';
 
 let counter = 0;
 
@@ -59,14 +59,13 @@ export function requestLogger(res: Response, logger: Logger): Logger {
   if (locals.log) return locals.log;
   if (locals.requestId === undefined) return logger;
   const log = logger.child({ request_id: locals.requestId });
-  requestLoggers.add(log);
   locals.log = log;
   return log;
 }
 
 /**
  * Gives each request an id (`GET-12`, as Synapse's logs do; its logger comes from
- * `requestLogger`), runs the rest of the request in `requestContext`, and logs one access
+ * `requestLogger`), and logs one access
  * line when it ends: method, path (never the query string, which may hold an access
  * token), status, duration, user, client address.
  *
@@ -95,6 +94,6 @@ export function requestLog(logger: Logger): RequestHandler {
         aborted,
       });
     });
-    requestContext.run({ requestId }, next);
+    next();
   };
 }

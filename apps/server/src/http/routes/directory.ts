@@ -1,19 +1,24 @@
 import type { Requester } from '../../domain/accounts/accounts.js';
+import type { Actor } from '../../domain/rooms/room-service.js';
+import type { LogSource } from '../../logging.js';
 import type { HandlerMap } from '../handler.js';
 
-const actor = (r: Requester) => ({ userId: r.userId, tokenHash: r.tokenHash });
+/** `logs` is the handler context: its logger is made only if the service logs. */
+const actor = (r: Requester, logs: LogSource): Actor => ({ userId: r.userId, tokenHash: r.tokenHash, logs });
 
 /** Room aliases (`/directory/room/{roomAlias}`) and the public room list. */
 export const directoryHandlers: HandlerMap = {
   getRoomIdByAlias: async ({ params, app }) => ({ status: 200, body: await app.directory.resolve(params.roomAlias!) }),
 
-  setRoomAlias: async ({ params, body, app, requester }) => {
-    await app.directory.create(actor(requester()), params.roomAlias!, body.room_id);
+  setRoomAlias: async (ctx) => {
+    const { params, body, app, requester } = ctx;
+    await app.directory.create(actor(requester(), ctx), params.roomAlias!, body.room_id);
     return { status: 200, body: {} };
   },
 
-  deleteRoomAlias: async ({ params, app, requester }) => {
-    await app.directory.delete(actor(requester()), params.roomAlias!);
+  deleteRoomAlias: async (ctx) => {
+    const { params, app, requester } = ctx;
+    await app.directory.delete(actor(requester(), ctx), params.roomAlias!);
     return { status: 200, body: {} };
   },
 

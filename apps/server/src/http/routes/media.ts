@@ -22,20 +22,22 @@ export const mediaHandlers: HandlerMap = {
     return { status: 200, body: { content_uri: uri } };
   },
 
-  downloadContent: async ({ params, app }) => {
-    const { record, bytes } = await app.media.download(params.serverName!, params.mediaId!);
+  downloadContent: async (ctx) => {
+    const { params, app } = ctx;
+    const { record, bytes } = await app.media.download(params.serverName!, params.mediaId!, ctx);
     return {
       status: 200,
       body: new RawBody(bytes, record.mediaType, { ...MEDIA_HEADERS, 'Content-Disposition': contentDisposition(record.mediaType, record.uploadName) }),
     };
   },
 
-  getContentThumbnail: async ({ params, query, app }) => {
+  getContentThumbnail: async (ctx) => {
+    const { params, query, app } = ctx;
     const thumb = await app.media.thumbnail(params.serverName!, params.mediaId!, {
       ...(typeof query.width === 'number' ? { width: query.width } : {}),
       ...(typeof query.height === 'number' ? { height: query.height } : {}),
       ...(typeof query.method === 'string' ? { method: query.method as ThumbnailMethod } : {}),
-    });
+    }, ctx);
     return { status: 200, body: new RawBody(thumb.bytes, thumb.contentType, MEDIA_HEADERS) };
   },
 };

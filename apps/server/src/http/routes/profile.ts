@@ -1,7 +1,10 @@
 import type { Requester } from '../../domain/accounts/accounts.js';
+import type { Actor } from '../../domain/rooms/room-service.js';
+import type { LogSource } from '../../logging.js';
 import type { HandlerMap } from '../handler.js';
 
-const actor = (r: Requester) => ({ userId: r.userId, tokenHash: r.tokenHash });
+/** `logs` is the handler context: its logger is made only if the service logs. */
+const actor = (r: Requester, logs: LogSource): Actor => ({ userId: r.userId, tokenHash: r.tokenHash, logs });
 
 /** Profile reads need no token; writes are the caller's own profile only. */
 export const profileHandlers: HandlerMap = {
@@ -17,13 +20,15 @@ export const profileHandlers: HandlerMap = {
     return { status: 200, body: avatar_url !== undefined ? { avatar_url } : {} };
   },
 
-  setDisplayName: async ({ params, body, app, requester }) => {
-    await app.profiles.setDisplayname(actor(requester()), params.userId!, body.displayname);
+  setDisplayName: async (ctx) => {
+    const { params, body, app, requester } = ctx;
+    await app.profiles.setDisplayname(actor(requester(), ctx), params.userId!, body.displayname);
     return { status: 200, body: {} };
   },
 
-  setAvatarUrl: async ({ params, body, app, requester }) => {
-    await app.profiles.setAvatarUrl(actor(requester()), params.userId!, body.avatar_url);
+  setAvatarUrl: async (ctx) => {
+    const { params, body, app, requester } = ctx;
+    await app.profiles.setAvatarUrl(actor(requester(), ctx), params.userId!, body.avatar_url);
     return { status: 200, body: {} };
   },
 };
