@@ -17,4 +17,4 @@ export interface Cluster {
 }
 export function findPgBin(): string | null;
 export function availability(): Availability;
-export function startCluster(options?: { database?: string; log?: (message: string) => void }): Promise<Cluster>;
+export function startCluster(options?: { database?: string; log?: (message: string) => void; durable?: boolean }): Promise<Cluster>;

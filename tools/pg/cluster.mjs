@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A throwaway PostgreSQL cluster for tests and CI: initdb into a temp dir, start on a free
-// port on 127.0.0.1 (Unix socket in the temp dir, fsync off), create a database, and stop
+// port on 127.0.0.1 (Unix socket in the temp dir, fsync off unless `durable`), create a database, and stop
 // and delete it all at exit, also on failure, on signals, and (through a watchdog process)
 // when the owner is killed outright. No dependencies beyond Node and the PostgreSQL binaries.
 //
@@ -92,7 +92,10 @@ function installExitHooks() {
  * Starts a cluster. Resolves to { url, adminUrl, port, dir, stop(), stopSync() }: `url` names a
  * fresh database `axon`, `adminUrl` the `postgres` database (for CREATE/DROP DATABASE).
  */
-export async function startCluster({ database = 'axon', log = () => {} } = {}) {
+// `durable`: PostgreSQL's own durability settings (fsync, synchronous_commit and full page
+// writes on), for the bench, whose figures must compare with SQLite's default durability.
+// Tests skip them: a throwaway cluster loses nothing that matters in a crash.
+export async function startCluster({ database = 'axon', log = () => {}, durable = false } = {}) {
   const bin = findPgBin();
   if (!bin) throw new Error(`PostgreSQL binaries not found. ${HOW_TO}`);
   const dir = mkdtempSync(path.join(tmpdir(), 'axon-pg-'));
@@ -122,8 +125,9 @@ export async function startCluster({ database = 'axon', log = () => {} } = {}) {
     // A free port can be taken between the probe and the bind: try a few.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off `
-        + '-c full_page_writes=off -c max_connections=400 -c shared_buffers=64MB';
+      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} `
+        + (durable ? '' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off ')
+        + '-c max_connections=400 -c shared_buffers=64MB';
       const r = run(bin, 'pg_ctl', ['-D', data, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '30', '-o', opts, 'start'], { allowFail: true });
       if (r.status === 0) {
         started = true;

@@ -79,7 +79,9 @@ async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const names = opts.only.length ? opts.only : Object.keys(scenarios);
   const processes = `${opts.processes} process${opts.processes > 1 ? 'es' : ''}`;
-  const database = opts.postgres ? `PostgreSQL, ${processes}` : `SQLite, ${processes}`;
+  const database = opts.postgres
+    ? `PostgreSQL${opts.postgres === 'auto' ? ' (throwaway cluster, default durability: fsync and synchronous_commit on)' : ''}, ${processes}`
+    : `SQLite, ${processes}`;
   console.log(`bench: ${opts.smoke ? 'smoke' : 'full'} run on ${database}: ${names.join(', ')}`);
   const rows: Row[] = [];
   const loadAtStart = loadavg()[0]!.toFixed(2);
@@ -87,7 +89,8 @@ async function main(): Promise<number> {
   let failed = false;
   let cluster: Cluster | undefined;
   if (opts.postgres === 'auto') {
-    cluster = await startCluster({ log: (m) => console.log(`bench: ${m}`) });
+    // PostgreSQL's default durability, as SQLite runs with Axon's: a commit is on disk when acknowledged
+    cluster = await startCluster({ log: (m) => console.log(`bench: ${m}`), durable: true });
   }
   const ceiling = await startCeiling();
   try {
