@@ -63,6 +63,7 @@ function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, s
       else if (msg.question === 'server-rss-kib') client.send({ answer: sum(axon.pids.map(rssKiB)), id: msg.id });
       else if (msg.question === 'server-cpu-ms') client.send({ answer: sum(axon.pids.map(cpuMs)), id: msg.id });
       else if (msg.question === 'ceiling-cpu-ms') client.send({ answer: cpuMs(ceiling.pid), id: msg.id });
+      else if (msg.question === 'ceiling-rss-kib') client.send({ answer: rssKiB(ceiling.pid), id: msg.id });
       else if (msg.rows || msg.error) {
         clearTimeout(deadline);
         client.kill();

@@ -27,7 +27,7 @@ export interface ScenarioContext {
    * CPU time (ms) Axon or the ceiling has used so far, which a loaded machine inflates far
    * less than wall-clock rates. With several processes: the sum over them.
    */
-  ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms'): Promise<number>;
+  ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms' | 'ceiling-rss-kib'): Promise<number>;
   log(message: string): void;
   /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls (summed over the processes). */
   metric(name: string): Promise<number>;

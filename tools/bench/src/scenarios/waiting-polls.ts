@@ -164,6 +164,8 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
   // The same fan-out from the bare node:http server (ceiling-server.mjs holds a poll from
   // its current token until the next PUT, then answers all with one body): what this
   // machine's loopback, scheduler and node:http alone cost, with no work per poll.
+  const ceilingBefore = await ask('ceiling-rss-kib');
+  let ceilingAfter = 0;
   const ceilingConnections = await connectAll(() => ceilingUrl);
   const sender = LeanConnection.forUrl(ceilingUrl);
   const ceilingJson = async (method: string, path: string, body?: string): Promise<{ end?: string; parked?: number }> => {
@@ -183,7 +185,7 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
       await ceilingJson('PUT', `/_matrix/client/api/v1/rooms/r/send/m.room.message/${txnId()}`, JSON.stringify({ msgtype: 'm.text', body: 'x' }));
     },
     cpuMs: () => ask('ceiling-cpu-ms'),
-  }, measured, smoke, log);
+  }, measured, smoke, log, async () => { ceilingAfter = await ask('ceiling-rss-kib'); });
   sender.close();
 
   const runs = `median of ${axon.fanouts.length} after a warm-up`;
@@ -195,5 +197,6 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
     { scenario: '3 waiting polls', metric: 'server CPU for the send and its fan-out, per poll', value: median(axon.cpus), unit: 'us' },
     { scenario: '3 waiting polls', metric: `bare node:http floor, same fan-out (${runs})`, value: median(floor.fanouts), unit: 'ms' },
     { scenario: '3 waiting polls', metric: 'bare node:http floor: CPU per poll', value: median(floor.cpus), unit: 'us' },
+    { scenario: '3 waiting polls', metric: 'bare node:http floor: memory per held poll', value: ((ceilingAfter - ceilingBefore) * 1024) / polls / 1024, unit: 'KiB' },
   ];
 };
