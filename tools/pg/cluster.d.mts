@@ -17,4 +17,5 @@ export interface Cluster {
 }
 export function findPgBin(): string | null;
 export function availability(): Availability;
+/** `durable`: PostgreSQL's default durability (fsync, synchronous_commit, full page writes on); off unless set. */
 export function startCluster(options?: { database?: string; log?: (message: string) => void; durable?: boolean }): Promise<Cluster>;

@@ -91,10 +91,10 @@ function installExitHooks() {
 /**
  * Starts a cluster. Resolves to { url, adminUrl, port, dir, stop(), stopSync() }: `url` names a
  * fresh database `axon`, `adminUrl` the `postgres` database (for CREATE/DROP DATABASE).
+ * `durable` keeps PostgreSQL's own durability settings (fsync, synchronous_commit and full
+ * page writes on), for the bench, whose figures must compare with SQLite's default
+ * durability; tests turn them off, as a throwaway cluster loses nothing that matters in a crash.
  */
-// `durable`: PostgreSQL's own durability settings (fsync, synchronous_commit and full page
-// writes on), for the bench, whose figures must compare with SQLite's default durability.
-// Tests skip them: a throwaway cluster loses nothing that matters in a crash.
 export async function startCluster({ database = 'axon', log = () => {}, durable = false } = {}) {
   const bin = findPgBin();
   if (!bin) throw new Error(`PostgreSQL binaries not found. ${HOW_TO}`);

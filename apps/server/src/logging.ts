@@ -12,7 +12,7 @@ const LOGGER_NAME = 'axon';
  * services take one with the call and log through it, so that their lines carry the
  * request's id. Passed, not found implicitly: an AsyncLocalStorage could give the root
  * logger the id, but on Node 20 its async hooks run for every promise and I/O request,
- * 10-15% of the CPU of a fan-out to waiting polls (docs/benchmarks.md).
+ * 12-15% of the CPU of a fan-out to waiting polls (docs/benchmarks.md).
  */
 export interface LogSource {
   readonly log: Logger;

@@ -65,9 +65,8 @@ export function requestLogger(res: Response, logger: Logger): Logger {
 
 /**
  * Gives each request an id (`GET-12`, as Synapse's logs do; its logger comes from
- * `requestLogger`), and logs one access
- * line when it ends: method, path (never the query string, which may hold an access
- * token), status, duration, user, client address.
+ * `requestLogger`), and logs one access line when it ends: method, path (never the query
+ * string, which may hold an access token), status, duration, user, client address.
  *
  * Nothing here is an accessor or a function literal stored in an object: V8 allocates
  * those (accessor pairs, closures written into properties) in the old generation, where

@@ -1,10 +1,5 @@
-import type { Requester } from '../../domain/accounts/accounts.js';
-import type { Actor } from '../../domain/rooms/room-service.js';
-import type { LogSource } from '../../logging.js';
 import type { HandlerMap } from '../handler.js';
-
-/** `logs` is the handler context: its logger is made only if the service logs. */
-const actor = (r: Requester, logs: LogSource): Actor => ({ userId: r.userId, tokenHash: r.tokenHash, logs });
+import { actor } from './actor.js';
 
 /** Room aliases (`/directory/room/{roomAlias}`) and the public room list. */
 export const directoryHandlers: HandlerMap = {

@@ -1,11 +1,9 @@
-import type { Requester } from '../../domain/accounts/accounts.js';
 import type { RoomMemberEvent } from '@axon/contract/events';
 import type { JsonObject } from '../../domain/events/types.js';
 import { formatStateEvent } from '../../domain/events/format.js';
 import { errors } from '../../errors.js';
 import type { HandlerMap } from '../handler.js';
-
-const actor = (r: Requester) => ({ userId: r.userId, tokenHash: r.tokenHash });
+import { actor } from './actor.js';
 
 /** Room state reads and writes; membership set through here obeys the same rules. */
 export const roomStateHandlers: HandlerMap = {

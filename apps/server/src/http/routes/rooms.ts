@@ -1,10 +1,7 @@
-import type { Requester } from '../../domain/accounts/accounts.js';
-import type { Actor } from '../../domain/rooms/room-service.js';
 import type { JsonObject } from '../../domain/events/types.js';
 import { errors } from '../../errors.js';
 import type { HandlerMap } from '../handler.js';
-
-const actor = (r: Requester): Actor => ({ userId: r.userId, tokenHash: r.tokenHash });
+import { actor } from './actor.js';
 
 /** createRoom, membership, sending and redaction: parse, call the room service, answer. */
 export const roomHandlers: HandlerMap = {
