@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   const names = opts.only.length ? opts.only : Object.keys(scenarios);
   const processes = `${opts.processes} process${opts.processes > 1 ? 'es' : ''}`;
   const database = opts.postgres
-    ? `PostgreSQL${opts.postgres === 'auto' ? ' (throwaway cluster, default durability: fsync and synchronous_commit on)' : ''}, ${processes}`
+    ? `PostgreSQL${opts.postgres === 'auto' ? ' (throwaway cluster, default durability: fsync, synchronous_commit and full_page_writes on)' : ''}, ${processes}`
     : `SQLite, ${processes}`;
   console.log(`bench: ${opts.smoke ? 'smoke' : 'full'} run on ${database}: ${names.join(', ')}`);
   const rows: Row[] = [];

@@ -11,8 +11,8 @@ interface FanOutTarget {
   accessToken(i: number): string | undefined;
   /** The token poll `i` starts from. */
   firstToken(i: number): string | undefined;
-  /** Whether an answer holds round `round`'s message (recognised without parsing it). */
-  holdsMessage(text: string, round: number): boolean;
+  /** Whether an answer to a poll from `from` holds round `round`'s message (recognised without parsing it). */
+  holdsMessage(text: string, round: number, from: string | undefined): boolean;
   /** How many polls the server holds now. */
   parked(): Promise<number>;
   /** Sends round `round`'s message; resolves when the PUT is answered. */
@@ -67,20 +67,24 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
   const pollUntil = async (i: number, round: number): Promise<number> => {
     for (;;) {
       const r = await poll(i);
-      if (sentRound === round && t.holdsMessage(r.text, round)) {
+      if (sentRound === round && t.holdsMessage(r.text, round, tokens[i])) {
         kept[i] = r.text;
         return r.at;
       }
       tokens[i] = (JSON.parse(r.text) as { end: string }).end;
     }
   };
+  /** The first poll that failed, if any: reported at once rather than after the park deadline. */
+  let failure: unknown;
   const park = async (): Promise<void> => {
     // Every poll held, as the server counts them (opening 10,000 takes a while on a busy
     // machine; a message sent before would measure the backlog, not the fan-out), then a
     // moment for stragglers holding again after a wake-up.
     const parkDeadline = performance.now() + (smoke ? 30_000 : 180_000);
     let parked = 0;
-    while ((parked = await t.parked()) < polls && performance.now() < parkDeadline) {
+    while ((parked = await t.parked()) < polls) {
+      if (failure !== undefined) throw failure;
+      if (performance.now() > parkDeadline) throw new Error(`${t.label}: only ${parked} of ${polls} polls held after the deadline`);
       // not faster: each scrape makes Axon count its 10,000 open file descriptors
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -92,8 +96,8 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
   const out: FanOutRounds = { fanouts: [], puts: [], cpus: [], resets: 0 };
   for (let round = 0; round < warmups + measured; round++) {
     const waits = t.connections.map((_, i) => pollUntil(i, round));
-    // a poll that fails fails the scenario at Promise.all below, not the process now
-    for (const w of waits) w.catch(() => {});
+    // a poll that fails fails the scenario (in park, or at Promise.all below), not the process now
+    for (const w of waits) w.catch((err: unknown) => { failure ??= err; });
     await park();
     if (round === 0) await afterFirstPark();
     const cpu0 = await t.cpuMs();
@@ -164,9 +168,10 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
   // The same fan-out from the bare node:http server (ceiling-server.mjs holds a poll from
   // its current token until the next PUT, then answers all with one body): what this
   // machine's loopback, scheduler and node:http alone cost, with no work per poll.
+  const ceilingConnections = await connectAll(() => ceilingUrl);
+  // after the connections, as Axon's: the memory of the held polls
   const ceilingBefore = await ask('ceiling-rss-kib');
   let ceilingAfter = 0;
-  const ceilingConnections = await connectAll(() => ceilingUrl);
   const sender = LeanConnection.forUrl(ceilingUrl);
   const ceilingJson = async (method: string, path: string, body?: string): Promise<{ end?: string; parked?: number }> => {
     const r = await sender.request(method, path, body, undefined);
@@ -179,7 +184,8 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
     connections: ceilingConnections,
     accessToken: () => undefined,
     firstToken: () => ceilingToken,
-    holdsMessage: (text) => text.includes('"body":"ping"'),
+    // every answer has the same body: the message's is the one whose `end` is the next token
+    holdsMessage: (text, _round, from) => text.includes(`"end":"s${Number(from?.slice(1)) + 1}"`),
     parked: async () => (await ceilingJson('GET', '/_bench/parked')).parked ?? 0,
     send: async () => {
       await ceilingJson('PUT', `/_matrix/client/api/v1/rooms/r/send/m.room.message/${txnId()}`, JSON.stringify({ msgtype: 'm.text', body: 'x' }));
@@ -190,13 +196,13 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
 
   const runs = `median of ${axon.fanouts.length} after a warm-up`;
   return [
-    judged({ scenario: '3 waiting polls', metric: `server memory per waiting poll (${polls} polls)`, value: ((after - before) * 1024) / polls / 1024, unit: 'KiB', target: '<= 6', synapse: '21' }),
+    judged({ scenario: '3 waiting polls', metric: `server memory per waiting poll (${polls} polls)`, value: (after - before) / polls, unit: 'KiB', target: '<= 6', synapse: '21' }),
     judged({ scenario: '3 waiting polls', metric: `one message delivered to all ${polls} polls (${runs})`, value: median(axon.fanouts), unit: 'ms', target: '<= 1000', synapse: '21000' }),
     { scenario: '3 waiting polls', metric: `slowest fan-out of the ${axon.fanouts.length}`, value: Math.max(...axon.fanouts), unit: 'ms' },
     judged({ scenario: '3 waiting polls', metric: "the send's own PUT during the fan-out", value: median(axon.puts), unit: 'ms', target: '<= 50' }),
     { scenario: '3 waiting polls', metric: 'server CPU for the send and its fan-out, per poll', value: median(axon.cpus), unit: 'us' },
     { scenario: '3 waiting polls', metric: `bare node:http floor, same fan-out (${runs})`, value: median(floor.fanouts), unit: 'ms' },
     { scenario: '3 waiting polls', metric: 'bare node:http floor: CPU per poll', value: median(floor.cpus), unit: 'us' },
-    { scenario: '3 waiting polls', metric: 'bare node:http floor: memory per held poll', value: ((ceilingAfter - ceilingBefore) * 1024) / polls / 1024, unit: 'KiB' },
+    { scenario: '3 waiting polls', metric: 'bare node:http floor: memory per held poll', value: (ceilingAfter - ceilingBefore) / polls, unit: 'KiB' },
   ];
 };
