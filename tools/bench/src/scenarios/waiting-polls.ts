@@ -93,7 +93,9 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
   };
 
   const warmups = 1;
-  const out: FanOutRounds = { fanouts: [], puts: [], cpus: [], resets: 0 };
+  const fanouts: number[] = [];
+  const puts: number[] = [];
+  const cpus: number[] = [];
   for (let round = 0; round < warmups + measured; round++) {
     const waits = t.connections.map((_, i) => pollUntil(i, round));
     // a poll that fails fails the scenario (in park, or at Promise.all below), not the process now
@@ -113,14 +115,14 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
     const label = round < warmups ? 'warm-up' : `round ${round - warmups + 1}/${measured}`;
     log(`${t.label} ${label}: fan-out to ${polls} polls ${fanoutMs.toFixed(0)} ms, PUT ${putMs.toFixed(1)} ms, server CPU ${cpuUs.toFixed(0)} us per poll`);
     if (round >= warmups) {
-      out.fanouts.push(fanoutMs);
-      out.puts.push(putMs);
-      out.cpus.push(cpuUs);
+      fanouts.push(fanoutMs);
+      puts.push(putMs);
+      cpus.push(cpuUs);
     }
     for (let i = 0; i < polls; i++) tokens[i] = (JSON.parse(kept[i]!) as { end: string }).end;
   }
   for (const c of t.connections) c.close();
-  return { ...out, resets };
+  return { fanouts, puts, cpus, resets };
 }
 
 /** 3. Many idle /events polls held at once: their memory, and one message fanned out to all. */

@@ -8,4 +8,4 @@ import type { LogSource } from '../../logging.js';
  * request's id.
  */
 export const actor = (r: Requester, logs?: LogSource): Actor =>
-  (logs ? { userId: r.userId, tokenHash: r.tokenHash, logs } : { userId: r.userId, tokenHash: r.tokenHash });
+  ({ userId: r.userId, tokenHash: r.tokenHash, ...(logs ? { logs } : {}) });
