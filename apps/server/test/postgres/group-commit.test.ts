@@ -2,7 +2,10 @@
  * Group commit in the PostgreSQL event store: concurrent appends in one process share one
  * transaction, each plan sees the state the previous ones left, a failing plan is rolled
  * back alone, txnIds deduplicate within a batch and across stores (processes), and the
- * stream has no gaps. Runs in the PostgreSQL project only.
+ * stream has no gaps. The usual batch (rooms in the cache, plans that all write) commits in
+ * one round trip, and whatever that round trip cannot vouch for (state another store
+ * changed, a refusal, a txnId already committed) takes the locked path. Runs in the
+ * PostgreSQL project only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
@@ -47,5 +50,64 @@ describe('PostgreSQL group commit', () => {
     expect(positions).toEqual(Array.from({ length: 60 }, (_, i) => start + 1 + i));
     const timeline = await a.events.getLatestEvents(room, Number.MAX_SAFE_INTEGER, 100);
     expect(timeline.map((e) => e.topological_ordering)).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
+  });
+
+  it('a batch in cached rooms commits in one round trip, numbered from the stream\'s and each room\'s head', async () => {
+    const r1 = '!four:x';
+    const r2 = '!five:x';
+    for (const r of [r1, r2]) await a.events.appendEvents(r, (tx) => { tx.append(ev(r, 'm.room.create', { creator: '@u:x' }, '')); });
+    // another store moves the stream and r1's depth without touching state
+    await b.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.message', { body: 'from b' })); });
+    const start = await a.events.currentStreamOrdering();
+    const before = { ...a.events.batchCounts };
+    const out = await Promise.all([
+      a.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.message', { body: 'a\uffff0b' })); }, { txn: { token: 'tok4', txnId: 'x1' } }),
+      a.events.appendEvents(r2, (tx) => { tx.append(ev(r2, 'm.room.topic', { topic: 'two' }, '')); }),
+      a.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.message', { body: 'second' })); }),
+    ]);
+    expect(a.events.batchCounts).toEqual({ oneRoundTrip: before.oneRoundTrip + 1, locked: before.locked });
+    expect(out.map((r) => r.events[0]!.stream_ordering)).toEqual([start + 1, start + 2, start + 3]);
+    expect(out.map((r) => r.events[0]!.topological_ordering)).toEqual([3, 2, 4]);
+    // what came back is what was stored, strings escaped as every other write escapes them
+    for (const r of out) expect(await b.events.getEvent(r.events[0]!.event_id)).toEqual(r.events[0]);
+    expect((await b.events.getEvent(out[0]!.events[0]!.event_id))?.content).toEqual({ body: 'a\uffff0b' });
+    // the state change reached the database, its version and this store's cache
+    expect((await b.events.getCurrentState(r2)).get('m.room.topic', '')?.content).toEqual({ topic: 'two' });
+    expect((await a.events.getCurrentState(r2)).get('m.room.topic', '')?.event_id).toBe(out[1]!.events[0]!.event_id);
+    expect((await a.events.getMembership(r2, '@u:x'))).toBeNull();
+    const retry = await b.events.appendEvents(r1, (tx) => { tx.append(ev(r1, 'm.room.message', { body: 'dup' })); }, { txn: { token: 'tok4', txnId: 'x1' } });
+    expect(retry).toMatchObject({ deduplicated: true, events: [{ event_id: out[0]!.events[0]!.event_id }] });
+  });
+
+  it('state another store changed, or a refusal, sends the batch down the locked path to plan again', async () => {
+    const room = '!six:x';
+    await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, '')); });
+    await b.events.getCurrentState(room);
+    // a changes the state b has cached
+    await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.topic', { topic: 'new' }, '')); });
+    const before = { ...b.events.batchCounts };
+    const seen: unknown[] = [];
+    const res = await b.events.appendEvents(room, (tx) => {
+      seen.push(tx.state.get('m.room.topic', '')?.content);
+      tx.append(ev(room, 'm.room.message', { body: 'after the topic' }));
+    });
+    expect(seen.at(-1)).toEqual({ topic: 'new' });
+    expect(b.events.batchCounts).toEqual({ oneRoundTrip: before.oneRoundTrip, locked: before.locked + 1 });
+    expect(res.events[0]!.topological_ordering).toBe(3);
+
+    // a refusal made against a stale cache is not the answer: the plan runs again on fresh state
+    await b.events.getCurrentState(room);
+    await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.member', { membership: 'join' }, '@v:x')); });
+    const before2 = { ...b.events.batchCounts };
+    const [joined, other] = await Promise.all([
+      b.events.appendEvents(room, (tx) => {
+        if (tx.state.get('m.room.member', '@v:x') === undefined) throw new Error('@v:x is not in the room');
+        tx.append(ev(room, 'm.room.message', { body: 'from v' }));
+      }),
+      b.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'beside it' })); }),
+    ]);
+    expect(joined.events[0]!.content).toEqual({ body: 'from v' });
+    expect(other.events[0]!.stream_ordering).toBe(joined.events[0]!.stream_ordering + 1);
+    expect(b.events.batchCounts.locked).toBe(before2.locked + 1);
   });
 });

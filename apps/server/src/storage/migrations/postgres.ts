@@ -209,4 +209,49 @@ CREATE TRIGGER users_deactivated AFTER UPDATE OF deactivated OR DELETE OR TRUNCA
   FOR EACH STATEMENT EXECUTE FUNCTION axon_notify_token_revoked();
 `,
   },
+  {
+    version: 8,
+    name: 'one-round-trip appends',
+    // The usual batch of appends (PgEventStore.runOneRoundTrip) in one call: the server
+    // planned it against its cached room state with positions from 0; under the events
+    // stream lock, this checks that no room's state version moved since, numbers the rows
+    // from the stream's and each room's head, and writes them. PL/pgSQL keeps the plans of
+    // these statements, so a batch costs no planning. Any error leaves nothing behind (the
+    // call is its own transaction), and the server then takes the locked path.
+    sql: `
+CREATE FUNCTION axon_append_batch(batch jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  base BIGINT;
+  depths jsonb;
+BEGIN
+  PERFORM pg_advisory_xact_lock(1);
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(batch->'rooms') r
+      LEFT JOIN room_state_versions v ON v.room_id = r->>0
+      WHERE coalesce(v.version, 0) <> (r->>1)::bigint) THEN
+    RAISE EXCEPTION 'room state changed since it was read' USING ERRCODE = 'AXST1';
+  END IF;
+  SELECT coalesce(max(stream_ordering), 0) INTO base FROM events;
+  SELECT jsonb_object_agg(r->>0, coalesce((SELECT max(topological_ordering) FROM events e WHERE e.room_id = r->>0), 0))
+    INTO depths FROM jsonb_array_elements(batch->'rooms') r;
+  INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts,
+      topological_ordering, redacts, unsigned, prev_content, replaces_state, txn_token_hash, txn_id)
+    SELECT base + (x->>0)::bigint, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint,
+      (depths->>(x->>2))::bigint + (x->>8)::bigint, x->>9, x->>10, x->>11, x->>12, x->>13, x->>14
+    FROM jsonb_array_elements(batch->'events') x;
+  INSERT INTO current_state (room_id, type, state_key, event_id)
+    SELECT x->>0, x->>1, x->>2, x->>3 FROM jsonb_array_elements(batch->'state') x
+    ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id;
+  INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten)
+    SELECT x->>0, x->>1, x->>2, x->>3, base + (x->>4)::bigint, FALSE FROM jsonb_array_elements(batch->'members') x
+    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+      stream_ordering = excluded.stream_ordering, forgotten = FALSE;
+  INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts)
+    SELECT x->>0, x->>1, x->>2, (x->>3)::bigint FROM jsonb_array_elements(batch->'txns') x;
+  INSERT INTO room_state_versions (room_id, version)
+    SELECT r->>0, 1 FROM jsonb_array_elements(batch->'rooms') r WHERE (r->>2)::boolean
+    ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1;
+  RETURN jsonb_build_object('s', base, 'd', depths);
+END $$;
+`,
+  },
 ];

@@ -153,6 +153,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
  * process on the database: a position is allocated as max + 1 under the lock and the lock
  * is released only by COMMIT, so positions commit in allocation order and the newest
  * committed position is always a persisted-up-to position (nothing below it is in flight).
+ * axon_append_batch (migration 8) takes the events lock by its number, 1.
  */
 export const STREAM_LOCKS = {
   events: 1,

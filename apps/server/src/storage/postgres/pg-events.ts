@@ -31,6 +31,17 @@ interface PendingAppend {
 /** A room's running state within one batch: the appends before this one included. */
 interface BatchRoom { depth: number; version: number; state: RoomState; stateChanged: boolean }
 
+type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
+/** A batch's plans run: the rows to write, and what each append is answered. */
+interface PlannedBatch {
+  eventRows: unknown[][];
+  stateRows: unknown[][];
+  memberRows: unknown[][];
+  txnRows: unknown[][];
+  outcomes: Outcome[];
+}
+
 /** Appends per batch at most: bounds the size of the batch's statement. */
 const MAX_BATCH = 128;
 
@@ -169,8 +180,172 @@ export class PgEventStore implements EventStore {
     }
   }
 
-  /** One transaction for the batch; settles each item, or throws (nothing settled) when its SQL fails. */
+  /**
+   * Batches committed by axon_append_batch in one round trip, and batches that took the
+   * lock first (two round trips): a room not in the cache, a txnId twice in one batch, or
+   * the one-round-trip attempt refused (state changed by another process, a txnId already
+   * committed, a string jsonb cannot hold).
+   */
+  readonly batchCounts = { oneRoundTrip: 0, locked: 0 };
+
+  /** Settles each item of the batch, or throws (nothing settled) when its SQL fails. */
   private async runBatch(batch: readonly PendingAppend[]): Promise<void> {
+    if (await this.runOneRoundTrip(batch)) {
+      this.batchCounts.oneRoundTrip += 1;
+      return;
+    }
+    this.batchCounts.locked += 1;
+    await this.runLockedBatch(batch);
+  }
+
+  /**
+   * Runs each plan in turn against the state the previous ones left (copy on write, so a
+   * plan that throws is rolled back alone: its rows and positions are dropped), numbering
+   * events from `stream` + 1 and each room's depth from its `depth` + 1. Deduplicates txnIds
+   * against `knownTxns` and against earlier items.
+   */
+  private planBatch(batch: readonly PendingAppend[], roomCtx: Map<string, BatchRoom>, startStream: number, knownTxns: Map<string, PersistedEvent>): PlannedBatch {
+    let stream = startStream;
+    const eventRows: unknown[][] = [];
+    const stateRows = new Map<string, unknown[]>();
+    const memberRows = new Map<string, unknown[]>();
+    const txnRows: unknown[][] = [];
+    const outcomes: Outcome[] = [];
+    for (const item of batch) {
+      const { roomId, plan } = item;
+      const txn = item.options.txn;
+      const txnKey = txn ? `${txn.token}\u0000${txn.txnId}` : undefined;
+      const known = txnKey !== undefined ? knownTxns.get(txnKey) : undefined;
+      if (known) {
+        outcomes.push({ ok: true, result: { events: [known], deduplicated: true } });
+        continue;
+      }
+      const room = roomCtx.get(roomId)!;
+      // this append's own rows and counters: merged into the batch only if its plan succeeds
+      let itemStream = stream;
+      let depth = room.depth;
+      let state = room.state;
+      let copied = false;
+      const appended: PersistedEvent[] = [];
+      const myEvents: unknown[][] = [];
+      const myState: [string, unknown[]][] = [];
+      const myMembers: [string, unknown[]][] = [];
+      const append = (ev: NewEvent): PersistedEvent => {
+        if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+        const isState = typeof ev.state_key === 'string';
+        const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
+        depth += 1;
+        itemStream += 1;
+        myEvents.push([itemStream, ...eventColumns(ev, roomId, prev, depth)]);
+        const persisted = appendedEvent(ev, roomId, prev, itemStream, depth);
+        if (isState) {
+          myState.push([`${roomId}\u0000${ev.type}\u0000${ev.state_key!}`, [roomId, ev.type, ev.state_key, ev.event_id]]);
+          if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
+            myMembers.push([`${roomId}\u0000${ev.state_key!}`, [roomId, ev.state_key, ev.content['membership'], ev.event_id, itemStream, false]]);
+          }
+          // Copy on write: the cached view, and the state the previous appends of the
+          // batch left, stay untouched until this plan has succeeded.
+          if (!copied) {
+            state = new RoomState(state.events());
+            copied = true;
+          }
+          state.set(persisted);
+        }
+        appended.push(persisted);
+        return persisted;
+      };
+      try {
+        plan(new PlanTransaction(() => state, append));
+      } catch (error) {
+        outcomes.push({ ok: false, error });
+        continue;
+      }
+      stream = itemStream;
+      room.depth = depth;
+      if (copied) {
+        room.state = state;
+        room.stateChanged = true;
+      }
+      eventRows.push(...myEvents);
+      for (const [k, row] of myState) { stateRows.delete(k); stateRows.set(k, row); }
+      for (const [k, row] of myMembers) { memberRows.delete(k); memberRows.set(k, row); }
+      if (txn && appended.length > 0) {
+        txnRows.push([txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]);
+        knownTxns.set(txnKey!, appended[0]!);
+      }
+      outcomes.push({ ok: true, result: { events: appended, deduplicated: false } });
+    }
+    return { eventRows, stateRows: [...stateRows.values()], memberRows: [...memberRows.values()], txnRows, outcomes };
+  }
+
+  private static settle(batch: readonly PendingAppend[], outcomes: readonly Outcome[]): void {
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) item.resolve(o.result);
+      else item.reject(o.error);
+    });
+  }
+
+  /**
+   * The usual batch in one round trip and one statement, with the lock held only inside
+   * the database (for as long as axon_append_batch runs and commits), not across a round
+   * trip: plans run against the cached state, numbered from 0; the function takes the lock,
+   * checks that no room's state version moved since the cache read it, numbers the rows
+   * from the stream's and each room's head, writes them and commits. Returns false, with
+   * nothing stored or settled, when the batch needs the locked path instead.
+   */
+  private async runOneRoundTrip(batch: readonly PendingAppend[]): Promise<boolean> {
+    const roomCtx = new Map<string, BatchRoom>();
+    const txnKeys = new Set<string>();
+    for (const item of batch) {
+      if (!roomCtx.has(item.roomId)) {
+        const cached = this.stateCache.get(item.roomId);
+        if (!cached) return false;
+        roomCtx.set(item.roomId, { depth: 0, version: cached.version, state: cached.state, stateChanged: false });
+      }
+      const txn = item.options.txn;
+      if (txn) {
+        const key = `${txn.token}\u0000${txn.txnId}`;
+        if (txnKeys.has(key)) return false;
+        txnKeys.add(key);
+      }
+    }
+    const planned = this.planBatch(batch, roomCtx, 0, new Map());
+    // Every room of the batch is checked, a refused append's and one that wrote nothing
+    // too: a refusal or a no-op made on a stale cache is not an answer.
+    const rooms = [...roomCtx].map(([id, r]) => [id, r.version, r.stateChanged]);
+    const json = JSON.stringify({
+      rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows, txns: planned.txnRows,
+    });
+    // jsonb cannot hold U+0000 (written \u0000 by JSON.stringify); the locked path stores it escaped
+    if (json.includes('\\u0000')) return false;
+    let heads: { s: number; d: Record<string, number> };
+    try {
+      const res = await this.pool.query<{ r: { s: number; d: Record<string, number> } }>({
+        name: 'axon_append_batch', text: 'SELECT axon_append_batch($1::jsonb) AS r', values: [json],
+      });
+      heads = res.rows[0]!.r;
+    } catch {
+      // state moved, a txnId another process committed, or a row the database refused:
+      // nothing was stored, and the locked path plans again from the database's view
+      return false;
+    }
+    for (const o of planned.outcomes) {
+      if (!o.ok || o.result.deduplicated) continue;
+      for (const ev of o.result.events) {
+        (ev as { stream_ordering: number }).stream_ordering += heads.s;
+        (ev as { topological_ordering: number }).topological_ordering += heads.d[ev.room_id]!;
+      }
+    }
+    for (const [roomId, room] of roomCtx) {
+      if (room.stateChanged) this.cacheState(roomId, { state: room.state, version: room.version + 1 });
+    }
+    PgEventStore.settle(batch, planned.outcomes);
+    return true;
+  }
+
+  /** One transaction that takes the lock and reads the heads first, then plans and writes. */
+  private async runLockedBatch(batch: readonly PendingAppend[]): Promise<void> {
     const client = await this.pool.connect();
     let broken = false;
     try {
@@ -193,7 +368,7 @@ export class PgEventStore implements EventStore {
       for (const row of results[3]!.rows as (EventRow & { _txn_token: string; _txn_id: string })[]) {
         knownTxns.set(`${row._txn_token}\u0000${row._txn_id}`, eventFromRow(row));
       }
-      let stream = heads[0]?.s ?? 0;
+      const stream = heads[0]?.s ?? 0;
       const roomCtx = new Map<string, BatchRoom>();
       for (const h of heads) {
         const version = h.v ?? 0;
@@ -205,88 +380,19 @@ export class PgEventStore implements EventStore {
         roomCtx.set(h.room_id, { depth: h.d ?? 0, version, state: cached.state, stateChanged: false });
       }
 
-      const eventRows: unknown[][] = [];
-      const stateRows = new Map<string, unknown[]>();
-      const memberRows = new Map<string, unknown[]>();
-      const txnRows: unknown[][] = [];
-      const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = [];
-      for (const item of batch) {
-        const { roomId, plan } = item;
-        const txn = item.options.txn;
-        const txnKey = txn ? `${txn.token}\u0000${txn.txnId}` : undefined;
-        const known = txnKey !== undefined ? knownTxns.get(txnKey) : undefined;
-        if (known) {
-          outcomes.push({ ok: true, result: { events: [known], deduplicated: true } });
-          continue;
-        }
-        const room = roomCtx.get(roomId)!;
-        // this append's own rows and counters: merged into the batch only if its plan succeeds
-        let itemStream = stream;
-        let depth = room.depth;
-        let state = room.state;
-        let copied = false;
-        const appended: PersistedEvent[] = [];
-        const myEvents: unknown[][] = [];
-        const myState: [string, unknown[]][] = [];
-        const myMembers: [string, unknown[]][] = [];
-        const append = (ev: NewEvent): PersistedEvent => {
-          if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
-          const isState = typeof ev.state_key === 'string';
-          const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
-          depth += 1;
-          itemStream += 1;
-          myEvents.push([itemStream, ...eventColumns(ev, roomId, prev, depth)]);
-          const persisted = appendedEvent(ev, roomId, prev, itemStream, depth);
-          if (isState) {
-            myState.push([`${roomId}\u0000${ev.type}\u0000${ev.state_key!}`, [roomId, ev.type, ev.state_key, ev.event_id]]);
-            if (ev.type === 'm.room.member' && typeof ev.content['membership'] === 'string') {
-              myMembers.push([`${roomId}\u0000${ev.state_key!}`, [roomId, ev.state_key, ev.content['membership'], ev.event_id, itemStream, false]]);
-            }
-            // Copy on write: the cached view, and the state the previous appends of the
-            // batch left, stay untouched until this plan has succeeded.
-            if (!copied) {
-              state = new RoomState(state.events());
-              copied = true;
-            }
-            state.set(persisted);
-          }
-          appended.push(persisted);
-          return persisted;
-        };
-        try {
-          plan(new PlanTransaction(() => state, append));
-        } catch (error) {
-          outcomes.push({ ok: false, error });
-          continue;
-        }
-        stream = itemStream;
-        room.depth = depth;
-        if (copied) {
-          room.state = state;
-          room.stateChanged = true;
-        }
-        eventRows.push(...myEvents);
-        for (const [k, row] of myState) { stateRows.delete(k); stateRows.set(k, row); }
-        for (const [k, row] of myMembers) { memberRows.delete(k); memberRows.set(k, row); }
-        if (txn && appended.length > 0) {
-          txnRows.push([txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]);
-          knownTxns.set(txnKey!, appended[0]!);
-        }
-        outcomes.push({ ok: true, result: { events: appended, deduplicated: false } });
-      }
-
+      const { eventRows, stateRows, memberRows, txnRows, outcomes } = this.planBatch(batch, roomCtx, stream, knownTxns);
       const changedRooms = [...roomCtx].filter(([, r]) => r.stateChanged).map(([id]) => id);
       const newVersions = new Map<string, number>();
       if (eventRows.length > 0) {
         const b = new StatementBuilder();
         b.add(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${b.values(eventRows)}`);
-        if (stateRows.size > 0) {
-          b.add(`INSERT INTO current_state (room_id, type, state_key, event_id) VALUES ${b.values([...stateRows.values()])}
+        if (stateRows.length > 0) {
+          b.add(`INSERT INTO current_state (room_id, type, state_key, event_id) VALUES ${b.values(stateRows)}
             ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id`);
         }
-        if (memberRows.size > 0) {
+        if (memberRows.length > 0) {
           b.add(`INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten)
-            VALUES ${b.values([...memberRows.values()])}
+            VALUES ${b.values(memberRows)}
             ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
             stream_ordering = excluded.stream_ordering, forgotten = FALSE`);
         }
@@ -307,11 +413,7 @@ export class PgEventStore implements EventStore {
         const v = newVersions.get(roomId);
         this.cacheState(roomId, v === room.version + 1 ? { state: room.state, version: v } : undefined);
       }
-      batch.forEach((item, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) item.resolve(o.result);
-        else item.reject(o.error);
-      });
+      PgEventStore.settle(batch, outcomes);
     } catch (err) {
       try {
         await client.query('ROLLBACK');
