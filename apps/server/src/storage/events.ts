@@ -76,6 +76,9 @@ export interface EventStore {
    * Runs `plan` against the room's current state inside one transaction and persists
    * what it appends. When `plan` throws, nothing is stored and the error propagates.
    * For a room that does not exist yet, `state` is empty and `plan` must append m.room.create first.
+   * A store may run `plan` more than once (PostgreSQL plans against its cached state, and
+   * again when that turns out stale): only the last run counts, so a plan must reset
+   * whatever it records outside what it appends.
    */
   appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options?: AppendOptions): Promise<AppendResult>;
 

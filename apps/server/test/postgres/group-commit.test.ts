@@ -110,4 +110,34 @@ describe('PostgreSQL group commit', () => {
     expect(other.events[0]!.stream_ordering).toBe(joined.events[0]!.stream_ordering + 1);
     expect(b.events.batchCounts.locked).toBe(before2.locked + 1);
   });
+
+  it('a txnId retry whose plan now refuses still gets the event its first attempt stored', async () => {
+    const room = '!seven:x';
+    await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, '')); });
+    const first = await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'once' })); }, { txn: { token: 'tok7', txnId: 'r1' } });
+    // the retry's checks would fail now (its sender has left, say): the stored event is still the answer
+    const retry = await a.events.appendEvents(room, () => { throw new Error('not in the room any more'); }, { txn: { token: 'tok7', txnId: 'r1' } });
+    expect(retry).toMatchObject({ deduplicated: true, events: [{ event_id: first.events[0]!.event_id }] });
+  });
+
+  it('a connection lost after the one-round-trip commit: the batch is not stored twice', async () => {
+    const room = '!eight:x';
+    await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, '')); });
+    await a.events.getCurrentState(room);
+    const pool = (a.events as unknown as { pool: { query: (...args: unknown[]) => Promise<unknown> } }).pool;
+    const query = pool.query;
+    pool.query = async (...args: unknown[]) => {
+      if ((args[0] as { name?: string }).name !== 'axon_append_batch') return query.apply(pool, args);
+      pool.query = query;
+      await query.apply(pool, args);
+      throw new Error('Connection terminated unexpectedly');
+    };
+    const before = { ...a.events.batchCounts };
+    const res = await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'just once' })); });
+    expect(pool.query).toBe(query);
+    expect(a.events.batchCounts).toEqual({ oneRoundTrip: before.oneRoundTrip + 1, locked: before.locked });
+    const timeline = await b.events.getLatestEvents(room, Number.MAX_SAFE_INTEGER, 10);
+    expect(timeline.filter((e) => e.type === 'm.room.message').map((e) => e.content)).toEqual([{ body: 'just once' }]);
+    expect(timeline.at(-1)).toEqual(res.events[0]);
+  });
 });

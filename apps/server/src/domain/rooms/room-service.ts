@@ -139,6 +139,8 @@ export class RoomService {
     }
     let unchanged: PersistedEvent | undefined;
     const result = await this.store.appendEvents(roomId, (tx) => {
+      // the store may run the plan again, on fresher state
+      unchanged = undefined;
       if (tx.state.size === 0) throw errors.forbidden(`Unknown room ${roomId}`);
       const verdict = checkEventAllowed(draft, tx.state, { redactedEventSender: redactedSender });
       if (!verdict.ok) throw verdict.errcode === 'M_FORBIDDEN' ? errors.forbidden(verdict.error) : errors.badJson(verdict.error);

@@ -216,8 +216,8 @@ CREATE TRIGGER users_deactivated AFTER UPDATE OF deactivated OR DELETE OR TRUNCA
     // planned it against its cached room state with positions from 0; under the events
     // stream lock, this checks that no room's state version moved since, numbers the rows
     // from the stream's and each room's head, and writes them. PL/pgSQL keeps the plans of
-    // these statements, so a batch costs no planning. Any error leaves nothing behind (the
-    // call is its own transaction), and the server then takes the locked path.
+    // these statements, so a batch costs little planning. Any error leaves nothing behind
+    // (the call is its own transaction), and the server then takes the locked path.
     // The rooms' depths are read by EXECUTE, planned on each call: a kept plan is made
     // once per connection, often while events is still small, and one made then read
     // every event of the room through (room_id, stream_ordering) for its depth, slower

@@ -7,7 +7,7 @@ import type {
 } from '../events.js';
 import { PlanTransaction } from '../events.js';
 import { appendedEvent, eventColumns, eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
-import { inTransaction, STREAM_LOCKS, textLiteral } from './pg-db.js';
+import { encodeText, inTransaction, STREAM_LOCKS, textLiteral } from './pg-db.js';
 
 /** Rooms whose state is kept in memory, as in SQLite. */
 const STATE_CACHE_ROOMS = 2_000;
@@ -41,6 +41,11 @@ interface PlannedBatch {
   txnRows: unknown[][];
   outcomes: Outcome[];
 }
+
+/** axon_append_batch's refusal when a room's state version moved (migration 8). */
+const STATE_CHANGED = 'AXST1';
+/** A txnId (event_txns) another process, or an earlier attempt, committed. */
+const UNIQUE_VIOLATION = '23505';
 
 /** Appends per batch at most: bounds the size of the batch's statement. */
 const MAX_BATCH = 128;
@@ -133,15 +138,15 @@ export class PgEventStore implements EventStore {
   private flushing = false;
 
   /**
-   * Group commit. Appends in this process queue up while a batch holds the global lock;
-   * the next batch takes them all (up to MAX_BATCH), in call order, into one transaction:
-   * one lock acquisition and head read (one round trip with BEGIN), each plan run in turn
-   * against the state the previous ones left (copy on write, so a plan that throws is
-   * rolled back alone: its rows and positions are dropped and nothing was sent), one
-   * multi-row write for the whole batch, one COMMIT; then every promise settles. Stream
-   * order is call order with no gaps, commit order stays stream order (one lock), a txnId
-   * seen earlier in the batch or committed by any process deduplicates, and callers hear
-   * of their events (and notify) only after the commit.
+   * Group commit. Appends in this process queue up while a batch is out; the next batch
+   * takes them all (up to MAX_BATCH), in call order, into one transaction under the global
+   * lock: each plan run in turn against the state the previous ones left (copy on write,
+   * so a plan that throws is rolled back alone: its rows and positions are dropped and
+   * nothing was sent), one write for the whole batch; then every promise settles. The
+   * usual batch goes in one round trip (runOneRoundTrip), any other takes the lock first
+   * (runLockedBatch). Stream order is call order with no gaps, commit order stays stream
+   * order (one lock), a txnId seen earlier in the batch or committed by any process
+   * deduplicates, and callers hear of their events (and notify) only after the commit.
    */
   appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options: AppendOptions = {}): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
@@ -190,12 +195,7 @@ export class PgEventStore implements EventStore {
 
   /** Settles each item of the batch, or throws (nothing settled) when its SQL fails. */
   private async runBatch(batch: readonly PendingAppend[]): Promise<void> {
-    if (await this.runOneRoundTrip(batch)) {
-      this.batchCounts.oneRoundTrip += 1;
-      return;
-    }
-    this.batchCounts.locked += 1;
-    await this.runLockedBatch(batch);
+    if (!(await this.runOneRoundTrip(batch))) await this.runLockedBatch(batch);
   }
 
   /**
@@ -312,40 +312,66 @@ export class PgEventStore implements EventStore {
     }
     const planned = this.planBatch(batch, roomCtx, 0, new Map());
     // Every room of the batch is checked, a refused append's and one that wrote nothing
-    // too: a refusal or a no-op made on a stale cache is not an answer.
+    // too: a refusal or a no-op made on a stale cache is not an answer. A txnId is seen
+    // only through the row an append writes for it, so a retry whose plan refused or
+    // wrote nothing (the first attempt may have changed the state) is looked up there.
+    if (batch.some((item, i) => item.options.txn !== undefined && !(planned.outcomes[i]!.ok && planned.outcomes[i]!.result.events.length > 0))) {
+      return false;
+    }
     const rooms = [...roomCtx].map(([id, r]) => [id, r.version, r.stateChanged]);
     const json = JSON.stringify({
       rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows, txns: planned.txnRows,
     });
     // jsonb cannot hold U+0000 (written \u0000 by JSON.stringify); the locked path stores it escaped
     if (json.includes('\\u0000')) return false;
-    let heads: { s: number; d: Record<string, number> };
+    let place: (ev: PersistedEvent) => [number, number];
     try {
       const res = await this.pool.query<{ r: { s: number; d: Record<string, number> } }>({
         name: 'axon_append_batch', text: 'SELECT axon_append_batch($1::jsonb) AS r', values: [json],
       });
-      heads = res.rows[0]!.r;
-    } catch {
-      // state moved, a txnId another process committed, or a row the database refused:
-      // nothing was stored, and the locked path plans again from the database's view
-      return false;
+      // room ids come back as the database holds them (encodeText)
+      const heads = res.rows[0]!.r;
+      place = (ev) => [ev.stream_ordering + heads.s, ev.topological_ordering + heads.d[encodeText(ev.room_id)]!];
+    } catch (err) {
+      // The function refused (state moved, a txnId another process committed): nothing
+      // was stored, and the locked path plans again from the database's view.
+      const code = (err as { code?: unknown }).code;
+      if (code === STATE_CHANGED || code === UNIQUE_VIOLATION) return false;
+      // Anything else (a connection lost) may have come after the commit, which happens
+      // as the call ends: the batch's rows say whether it did. Planning it again when it
+      // did would store every append twice.
+      const ids = planned.eventRows.map((r) => r[1] as string);
+      let stored: { event_id: string; stream_ordering: number; topological_ordering: number }[];
+      try {
+        stored = (await this.pool.query<{ event_id: string; stream_ordering: number; topological_ordering: number }>(
+          'SELECT event_id, stream_ordering, topological_ordering FROM events WHERE event_id = ANY($1::text[])', [ids])).rows;
+      } catch {
+        throw err;
+      }
+      if (stored.length === 0) return false;
+      if (stored.length !== ids.length) throw err;
+      const at = new Map(stored.map((r) => [r.event_id, [r.stream_ordering, r.topological_ordering] as [number, number]]));
+      place = (ev) => at.get(ev.event_id)!;
     }
     for (const o of planned.outcomes) {
       if (!o.ok || o.result.deduplicated) continue;
       for (const ev of o.result.events) {
-        (ev as { stream_ordering: number }).stream_ordering += heads.s;
-        (ev as { topological_ordering: number }).topological_ordering += heads.d[ev.room_id]!;
+        const [stream, depth] = place(ev);
+        (ev as { stream_ordering: number }).stream_ordering = stream;
+        (ev as { topological_ordering: number }).topological_ordering = depth;
       }
     }
     for (const [roomId, room] of roomCtx) {
       if (room.stateChanged) this.cacheState(roomId, { state: room.state, version: room.version + 1 });
     }
+    this.batchCounts.oneRoundTrip += 1;
     PgEventStore.settle(batch, planned.outcomes);
     return true;
   }
 
   /** One transaction that takes the lock and reads the heads first, then plans and writes. */
   private async runLockedBatch(batch: readonly PendingAppend[]): Promise<void> {
+    this.batchCounts.locked += 1;
     const client = await this.pool.connect();
     let broken = false;
     try {
