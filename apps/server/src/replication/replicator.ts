@@ -13,15 +13,16 @@ type EventRow = Parameters<typeof eventFromRow>[0];
 /** How often a process checks the database for events it was not told about (lost NOTIFYs). */
 const SAFETY_POLL_MS = 2_000;
 const BATCH = 500;
+/** Own events kept for feeding at most; beyond that (feeding stalled) they are read back. */
+const MAX_OWN = 10_000;
 
 /**
  * Makes N server processes on one PostgreSQL database act as one homeserver.
  *
  * Room events: every process feeds its SyncService (notifier, membership index, recent
- * events) strictly in stream order, from one queue: its own appends are fed directly when
- * they are the next positions, and anything else (other processes' events, or a local
- * append that overtook one from elsewhere) is read from the database, where every position
- * up to the newest is committed (PgEventStore's global lock). So a process never announces
+ * events) strictly in stream order, from one queue: its own appends are fed as they are,
+ * and the other processes' events in between are read from the database, where every
+ * position up to the newest is committed (PgEventStore's global lock). So a process never announces
  * a position before everything below it is committed and indexed, and its /events answers
  * are the same as any other process's.
  *
@@ -33,6 +34,8 @@ export class Replicator {
   private sync: SyncService | null = null;
   private last = 0;
   private queue: Promise<void> = Promise.resolve();
+  /** This process's own events, not fed yet: fed as they are, never read back. */
+  private readonly own = new Map<number, PersistedEvent>();
   private safetyTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private readonly reader: pg.Pool;
@@ -119,8 +122,10 @@ export class Replicator {
   /** RoomService's onPersisted in a multi-process deployment. */
   onLocalPersisted(events: readonly PersistedEvent[]): void {
     if (events.length === 0) return;
+    if (this.own.size + events.length > MAX_OWN) this.own.clear();
+    for (const e of events) this.own.set(e.stream_ordering, e);
     const pos = events.at(-1)!.stream_ordering;
-    this.enqueue(events, pos);
+    this.enqueue(pos);
     this.bus.publish({ t: 'events', pos });
   }
 
@@ -129,7 +134,7 @@ export class Replicator {
     if (!sync || this.closed) return;
     switch (m.t) {
       case 'events':
-        this.enqueue(null, m.pos);
+        this.enqueue(m.pos);
         break;
       case 'redacted':
         // after the queue: the redaction event itself must have been fed first
@@ -154,12 +159,12 @@ export class Replicator {
     if (this.closed) return;
     this.queue = this.queue.then(async () => {
       const max = (await this.reader.query<{ s: number | null }>('SELECT max(stream_ordering) AS s FROM events')).rows[0]?.s ?? 0;
-      if (max > this.last) await this.ingest(null, max);
+      if (max > this.last) await this.ingest(max);
     }).catch((err: unknown) => this.failed(err));
   }
 
-  private enqueue(local: readonly PersistedEvent[] | null, target: number): void {
-    this.queue = this.queue.then(() => this.ingest(local, target)).catch((err: unknown) => this.failed(err));
+  private enqueue(target: number): void {
+    this.queue = this.queue.then(() => this.ingest(target)).catch((err: unknown) => this.failed(err));
   }
 
   private failed(err: unknown): void {
@@ -171,19 +176,29 @@ export class Replicator {
     this.last = events.at(-1)!.stream_ordering;
   }
 
-  private async ingest(local: readonly PersistedEvent[] | null, target: number): Promise<void> {
-    if (this.closed || target <= this.last) return;
-    if (local) {
-      const fresh = local.filter((e) => e.stream_ordering > this.last);
-      if (fresh.length > 0 && fresh.every((e, i) => e.stream_ordering === this.last + 1 + i)) {
-        this.feed(fresh);
-        return;
-      }
-    }
+  /**
+   * Feeds every event up to `target`, in stream order: this process's own as they are, the
+   * others' read from the database in the ranges between them.
+   */
+  private async ingest(target: number): Promise<void> {
+    for (const pos of this.own.keys()) if (pos <= this.last) this.own.delete(pos);
     while (this.last < target && !this.closed) {
+      const run: PersistedEvent[] = [];
+      for (let pos = this.last + 1; pos <= target; pos++) {
+        const ev = this.own.get(pos);
+        if (!ev) break;
+        run.push(ev);
+        this.own.delete(pos);
+      }
+      if (run.length > 0) {
+        this.feed(run);
+        continue;
+      }
+      let nextOwn = target + 1;
+      for (const pos of this.own.keys()) if (pos > this.last && pos < nextOwn) nextOwn = pos;
       const rows = (await this.reader.query<EventRow>(
         'SELECT * FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2 ORDER BY stream_ordering LIMIT $3',
-        [this.last, target, BATCH])).rows;
+        [this.last, nextOwn - 1, BATCH])).rows;
       if (rows.length === 0 || this.closed) return;
       this.feed(rows.map(eventFromRow));
     }

@@ -1,0 +1,85 @@
+/**
+ * Replication feeds a process's own events as they are, and reads from the database only
+ * the other processes' events between them: every position once, in stream order, and
+ * none of its own read back. Runs in the PostgreSQL project only.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PersistedEvent } from '../../src/domain/events/types.js';
+import type { SyncService } from '../../src/domain/sync/sync-service.js';
+import { createLogger } from '../../src/logging.js';
+import type { ReplicationBus } from '../../src/replication/bus.js';
+import { Replicator } from '../../src/replication/replicator.js';
+import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
+import { newEvent as ev } from '../helpers/group-commit.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+let db: TestDatabase;
+let mine: PgStorage;
+let other: PgStorage;
+let replicator: Replicator;
+const fed: PersistedEvent[] = [];
+/** The (from, to] ranges the replicator read from the database. */
+const reads: [number, number][] = [];
+
+const bus: ReplicationBus = { publish: () => {}, onMessage: () => {}, onReconnect: () => {}, close: async () => {} };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  mine = await PgStorage.open({ url: db.url, poolSize: 2 });
+  other = await PgStorage.open({ url: db.url, poolSize: 2 });
+  replicator = new Replicator(bus, db.url, createLogger('error'));
+  const reader = (replicator as unknown as { reader: { query: (...args: unknown[]) => Promise<unknown> } }).reader;
+  const query = reader.query.bind(reader);
+  reader.query = (...args: unknown[]) => {
+    const params = args[1] as unknown[] | undefined;
+    if (String(args[0]).includes('stream_ordering > $1') && params) reads.push([Number(params[0]), Number(params[1])]);
+    return query(...args);
+  };
+  const sync = {
+    currentToken: () => ({ room: { stream: 0 } }),
+    streams: { typing: { setTyping: () => 0 } },
+    onPersisted: (events: readonly PersistedEvent[]) => { fed.push(...events); },
+  } as unknown as SyncService;
+  replicator.attach(sync);
+  // no safety poll in the middle of the test: it may read a range before its events are handed over
+  clearInterval((replicator as unknown as { safetyTimer: ReturnType<typeof setInterval> }).safetyTimer);
+  // and the catch-up that attach starts is over before anything is written
+  await settled();
+}, 60_000);
+
+afterAll(async () => {
+  await replicator?.close();
+  await mine?.close();
+  await other?.close();
+  await db?.drop();
+}, 30_000);
+
+/** Appends through this process's store and hands the events over, as RoomService does. */
+async function appendMine(roomId: string, type: string, content: Record<string, unknown>, stateKey?: string): Promise<PersistedEvent> {
+  const res = await mine.events.appendEvents(roomId, (tx) => { tx.append(ev(roomId, type, content, stateKey)); });
+  replicator.onLocalPersisted(res.events);
+  return res.events[0]!;
+}
+
+const settled = (): Promise<void> => (replicator as unknown as { queue: Promise<void> }).queue;
+
+describe('replication of a process\'s own events', () => {
+  it('feeds them as they are, and reads only the others\' events between them', async () => {
+    const room = '!rep:x';
+    const created = await appendMine(room, 'm.room.create', { creator: '@u:x' }, '');
+    await settled();
+    // another process writes two events, then this one writes again
+    await other.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'o1' })); });
+    await other.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'o2' })); });
+    const mine2 = await appendMine(room, 'm.room.message', { body: 'm2' });
+    await settled();
+
+    expect(fed.map((e) => e.stream_ordering)).toEqual([1, 2, 3, 4]);
+    expect(fed[0]).toBe(created);
+    expect(fed[3]).toBe(mine2);
+    expect(fed.slice(1, 3).map((e) => e.content)).toEqual([{ body: 'o1' }, { body: 'o2' }]);
+    // what was read: the others' two events, not this process's own
+    expect(reads.some(([from, to]) => from < 4 && to >= 4)).toBe(false);
+    expect(reads.some(([from, to]) => from < 2 && to >= 3)).toBe(true);
+  });
+});
