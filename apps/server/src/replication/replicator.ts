@@ -137,7 +137,9 @@ export class Replicator {
         this.enqueue(m.pos);
         break;
       case 'redacted':
-        // after the queue: the redaction event itself must have been fed first
+        // after the queue, so that the target, if it is still being fed, is invalidated
+        // after it. The redaction event is announced after this message (the writer
+        // applies the redaction first); feeding it forgets the target again.
         this.queue = this.queue.then(() => this.redacted(m.eventId)).catch((err: unknown) => this.failed(err));
         break;
       case 'receipt':

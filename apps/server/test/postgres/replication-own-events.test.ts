@@ -82,4 +82,22 @@ describe('replication of a process\'s own events', () => {
     expect(reads.some(([from, to]) => from < 4 && to >= 4)).toBe(false);
     expect(reads.some(([from, to]) => from < 2 && to >= 3)).toBe(true);
   });
+
+  it('an own event read from the database before it was handed over is fed once', async () => {
+    const room = '!rep2:x';
+    const start = fed.length;
+    const head = fed.at(-1)!.stream_ordering;
+    // committed, but not handed over yet; then another process writes after it
+    const early = await mine.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, '')); });
+    await other.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'o3' })); });
+    // the safety poll (or a NOTIFY) gets there first and reads both
+    (replicator as unknown as { catchUp(): void }).catchUp();
+    await settled();
+    replicator.onLocalPersisted(early.events);
+    const late = await appendMine(room, 'm.room.message', { body: 'm3' });
+    await settled();
+    expect(fed.slice(start).map((e) => e.stream_ordering)).toEqual([head + 1, head + 2, head + 3]);
+    expect(fed.at(-1)).toBe(late);
+    expect((replicator as unknown as { own: Map<number, unknown> }).own.size).toBe(0);
+  });
 });
