@@ -22,9 +22,9 @@ const MAX_OWN = 10_000;
  * Room events: every process feeds its SyncService (notifier, membership index, recent
  * events) strictly in stream order, from one queue: its own appends are fed as they are,
  * and the other processes' events in between are read from the database, where every
- * position up to the newest is committed (PgEventStore's global lock). So a process never announces
- * a position before everything below it is committed and indexed, and its /events answers
- * are the same as any other process's.
+ * position up to the newest is committed (PgEventStore's global lock). So a process never
+ * announces a position before everything below it is committed and indexed, and its
+ * /events answers are the same as any other process's.
  *
  * Receipts, account data and presence are stored with positions allocated the same way, so
  * a message carries a committed position and whom to wake. Typing is not stored: each

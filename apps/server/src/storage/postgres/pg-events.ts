@@ -187,9 +187,9 @@ export class PgEventStore implements EventStore {
 
   /**
    * Batches committed by axon_append_batch in one round trip, and batches that took the
-   * lock first (two round trips): a room not in the cache, a txnId twice in one batch, or
-   * the one-round-trip attempt refused (state changed by another process, a txnId already
-   * committed, a string jsonb cannot hold).
+   * lock first (two round trips): a room not in the cache, a txnId twice in one batch, a
+   * txnId whose plan refused or wrote nothing, a string jsonb cannot hold, or the call
+   * refused (state changed by another process, a txnId already committed).
    */
   readonly batchCounts = { oneRoundTrip: 0, locked: 0 };
 
@@ -201,7 +201,7 @@ export class PgEventStore implements EventStore {
   /**
    * Runs each plan in turn against the state the previous ones left (copy on write, so a
    * plan that throws is rolled back alone: its rows and positions are dropped), numbering
-   * events from `stream` + 1 and each room's depth from its `depth` + 1. Deduplicates txnIds
+   * events from `startStream` + 1 and each room's depth from its `depth` + 1. Deduplicates txnIds
    * against `knownTxns` and against earlier items.
    */
   private planBatch(batch: readonly PendingAppend[], roomCtx: Map<string, BatchRoom>, startStream: number, knownTxns: Map<string, PersistedEvent>): PlannedBatch {
