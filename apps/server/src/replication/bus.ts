@@ -26,9 +26,4 @@ export interface ReplicationBus {
   /** Called after the bus lost its connection and got it back (messages may be missing). */
   onReconnect(handler: () => void): void;
   close(): Promise<void>;
-  /**
-   * How an event store announces `{ t: 'events', pos }` itself, in its commits, when the
-   * bus is the database's own NOTIFY: the message then needs no publish.
-   */
-  eventsNotice?(): { channel: string; prefix: string; suffix: string };
 }

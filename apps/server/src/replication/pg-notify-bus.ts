@@ -143,11 +143,6 @@ export class PgNotifyBus implements ReplicationBus {
     return out;
   }
 
-  eventsNotice(): { channel: string; prefix: string; suffix: string } {
-    // what payloads() writes for one `{ t: 'events', pos }`
-    return { channel: CHANNEL, prefix: `${this.origin} [{"t":"events","pos":`, suffix: '}]' };
-  }
-
   onMessage(handler: (message: ReplicationMessage) => void): void {
     this.handlers.push(handler);
   }

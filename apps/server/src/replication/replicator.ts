@@ -36,8 +36,6 @@ export class Replicator {
   private queue: Promise<void> = Promise.resolve();
   /** This process's own events, not fed yet: fed as they are, never read back. */
   private readonly own = new Map<number, PersistedEvent>();
-  /** The event store sends the `events` messages itself, in its commits. */
-  private storeAnnounces = false;
   private safetyTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private readonly reader: pg.Pool;
@@ -53,16 +51,9 @@ export class Replicator {
     this.reader.on('error', () => {});
   }
 
-  /**
-   * The event store every writer uses: a redaction, once applied, is announced. A store
-   * that can announces its appends in their own commits.
-   */
+  /** The event store every writer uses: a redaction, once applied, is announced. */
   wrapEvents(store: EventStore): EventStore {
     const bus = this.bus;
-    if (store.announceCommits && bus.eventsNotice) {
-      store.announceCommits(bus.eventsNotice());
-      this.storeAnnounces = true;
-    }
     return new Proxy(store, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
@@ -135,7 +126,7 @@ export class Replicator {
     for (const e of events) this.own.set(e.stream_ordering, e);
     const pos = events.at(-1)!.stream_ordering;
     this.enqueue(pos);
-    if (!this.storeAnnounces) this.bus.publish({ t: 'events', pos });
+    this.bus.publish({ t: 'events', pos });
   }
 
   private onMessage(m: ReplicationMessage, setTyping: (roomId: string, userId: string, typing: boolean, timeoutMs?: number) => number): void {

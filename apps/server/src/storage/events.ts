@@ -71,16 +71,6 @@ export interface TimelinePosition {
  * lock in PostgreSQL), and a plan runs synchronously inside the transaction, so the auth
  * rules always see the state the event is applied to.
  */
-/**
- * A NOTIFY sent in the commit of every append that stores events: the payload is
- * `prefix`, the newest stream position written, then `suffix`.
- */
-export interface CommitNotice {
-  readonly channel: string;
-  readonly prefix: string;
-  readonly suffix: string;
-}
-
 export interface EventStore {
   /**
    * Runs `plan` against the room's current state inside one transaction and persists
@@ -91,12 +81,6 @@ export interface EventStore {
    * whatever it records outside what it appends.
    */
   appendEvents(roomId: string, plan: (tx: AppendTransaction) => void, options?: AppendOptions): Promise<AppendResult>;
-
-  /**
-   * Announce each append's events in its own commit (PostgreSQL: other processes LISTEN),
-   * so that no separate message has to follow it. Stores that cannot leave it out.
-   */
-  announceCommits?(notice: CommitNotice): void;
 
   /** Applies a redaction to the stored copy: content pruned, `redacted_because` kept. */
   applyRedaction(targetEventId: string, redaction: RedactionSummary): Promise<void>;

@@ -7,7 +7,6 @@
  * changed, a refusal, a txnId already committed) takes the locked path. Runs in the
  * PostgreSQL project only.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { appendMixedBatch, newEvent as ev } from '../helpers/group-commit.js';
@@ -140,36 +139,5 @@ describe('PostgreSQL group commit', () => {
     const timeline = await b.events.getLatestEvents(room, Number.MAX_SAFE_INTEGER, 10);
     expect(timeline.filter((e) => e.type === 'm.room.message').map((e) => e.content)).toEqual([{ body: 'just once' }]);
     expect(timeline.at(-1)).toEqual(res.events[0]);
-  });
-
-  it('announces each batch\'s newest position in its own commit, on either path, when asked to', async () => {
-    const listener = new pg.Client({ connectionString: db.url });
-    await listener.connect();
-    const heard: string[] = [];
-    listener.on('notification', (n) => { if (n.channel === 'axon_test_commits') heard.push(n.payload ?? ''); });
-    await listener.query('LISTEN axon_test_commits');
-    const c = await PgStorage.open({ url: db.url, poolSize: 2 });
-    try {
-      c.events.announceCommits({ channel: 'axon_test_commits', prefix: 'p[', suffix: ']s' });
-      const room = '!nine:x';
-      const before = { ...c.events.batchCounts };
-      // a room not in the cache: the locked path
-      const created = await c.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, '')); });
-      // then the one round trip, two appends in one batch
-      const [m1, m2] = await Promise.all([1, 2].map((i) => c.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { i })); })));
-      expect(c.events.batchCounts).toEqual({ oneRoundTrip: before.oneRoundTrip + 1, locked: before.locked + 1 });
-      // a batch that stores nothing announces nothing
-      await c.events.appendEvents(room, () => {});
-      await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { from: 'a' })); });
-      const deadline = Date.now() + 5_000;
-      while (heard.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 100));
-      const last = (r: { events: readonly { stream_ordering: number }[] }): number => r.events.at(-1)!.stream_ordering;
-      expect(m2!.events[0]!.stream_ordering).toBe(m1!.events[0]!.stream_ordering + 1);
-      expect(heard).toEqual([`p[${last(created)}]s`, `p[${last(m2!)}]s`]);
-    } finally {
-      await c.close();
-      await listener.end();
-    }
   });
 });

@@ -14,50 +14,6 @@ import type { Migration } from './sqlite.js';
  *   so that each process can tell whether its cached copy of a room's state is current.
  * - Text that is sorted is sorted with COLLATE "C" in the queries (bytewise, like SQLite).
  */
-/** axon_append_batch as migration 8 created it (migration 9 replaces it with a version that also announces). */
-const APPEND_BATCH_V1 = `
-CREATE FUNCTION axon_append_batch(batch jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-  base BIGINT;
-  depths jsonb;
-BEGIN
-  PERFORM pg_advisory_xact_lock(1);
-  IF EXISTS (SELECT 1 FROM jsonb_array_elements(batch->'rooms') r
-      LEFT JOIN room_state_versions v ON v.room_id = r->>0
-      WHERE coalesce(v.version, 0) <> (r->>1)::bigint) THEN
-    RAISE EXCEPTION 'room state changed since it was read' USING ERRCODE = 'AXST1';
-  END IF;
-  SELECT coalesce(max(stream_ordering), 0) INTO base FROM events;
-  EXECUTE 'SELECT jsonb_object_agg(r->>0, coalesce((SELECT max(topological_ordering) FROM events e WHERE e.room_id = r->>0), 0))
-    FROM jsonb_array_elements($1->''rooms'') r' INTO depths USING batch;
-  INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts,
-      topological_ordering, redacts, unsigned, prev_content, replaces_state, txn_token_hash, txn_id)
-    SELECT base + (x->>0)::bigint, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint,
-      (depths->>(x->>2))::bigint + (x->>8)::bigint, x->>9, x->>10, x->>11, x->>12, x->>13, x->>14
-    FROM jsonb_array_elements(batch->'events') x;
-  INSERT INTO current_state (room_id, type, state_key, event_id)
-    SELECT x->>0, x->>1, x->>2, x->>3 FROM jsonb_array_elements(batch->'state') x
-    ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id;
-  INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten)
-    SELECT x->>0, x->>1, x->>2, x->>3, base + (x->>4)::bigint, FALSE FROM jsonb_array_elements(batch->'members') x
-    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
-      stream_ordering = excluded.stream_ordering, forgotten = FALSE;
-  INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts)
-    SELECT x->>0, x->>1, x->>2, (x->>3)::bigint FROM jsonb_array_elements(batch->'txns') x;
-  INSERT INTO room_state_versions (room_id, version)
-    SELECT r->>0, 1 FROM jsonb_array_elements(batch->'rooms') r WHERE (r->>2)::boolean
-    ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1;
-  RETURN jsonb_build_object('s', base, 'd', depths);
-END $$;
-`;
-
-/** In the batch's commit, the NOTIFY that tells other processes of its newest position (`notify`: channel, prefix, suffix). */
-const ANNOUNCE = `  IF batch ? 'notify' AND jsonb_array_length(batch->'events') > 0 THEN
-    PERFORM pg_notify(batch->'notify'->>0,
-      (batch->'notify'->>1) || (base + jsonb_array_length(batch->'events'))::text || (batch->'notify'->>2));
-  END IF;
-`;
-
 export const postgresMigrations: readonly Migration[] = [
   {
     version: 1,
@@ -266,17 +222,40 @@ CREATE TRIGGER users_deactivated AFTER UPDATE OF deactivated OR DELETE OR TRUNCA
     // once per connection, often while events is still small, and one made then read
     // every event of the room through (room_id, stream_ordering) for its depth, slower
     // with every batch (the bench's throughput fell by half in 40 s).
-    sql: APPEND_BATCH_V1,
-  },
-  {
-    version: 9,
-    name: 'appends announced in their commit',
-    // The NOTIFY that tells the other processes of a batch (ReplicationMessage `events`)
-    // goes in the batch's own transaction, instead of a query of its own after it: one
-    // socket write less per batch for the server, one transaction less for the database.
-    // Notifications are delivered in commit order, which is stream order.
-    sql: APPEND_BATCH_V1
-      .replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION')
-      .replace('  RETURN jsonb_build_object', `${ANNOUNCE}  RETURN jsonb_build_object`),
+    sql: `
+CREATE FUNCTION axon_append_batch(batch jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  base BIGINT;
+  depths jsonb;
+BEGIN
+  PERFORM pg_advisory_xact_lock(1);
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(batch->'rooms') r
+      LEFT JOIN room_state_versions v ON v.room_id = r->>0
+      WHERE coalesce(v.version, 0) <> (r->>1)::bigint) THEN
+    RAISE EXCEPTION 'room state changed since it was read' USING ERRCODE = 'AXST1';
+  END IF;
+  SELECT coalesce(max(stream_ordering), 0) INTO base FROM events;
+  EXECUTE 'SELECT jsonb_object_agg(r->>0, coalesce((SELECT max(topological_ordering) FROM events e WHERE e.room_id = r->>0), 0))
+    FROM jsonb_array_elements($1->''rooms'') r' INTO depths USING batch;
+  INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts,
+      topological_ordering, redacts, unsigned, prev_content, replaces_state, txn_token_hash, txn_id)
+    SELECT base + (x->>0)::bigint, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint,
+      (depths->>(x->>2))::bigint + (x->>8)::bigint, x->>9, x->>10, x->>11, x->>12, x->>13, x->>14
+    FROM jsonb_array_elements(batch->'events') x;
+  INSERT INTO current_state (room_id, type, state_key, event_id)
+    SELECT x->>0, x->>1, x->>2, x->>3 FROM jsonb_array_elements(batch->'state') x
+    ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id;
+  INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten)
+    SELECT x->>0, x->>1, x->>2, x->>3, base + (x->>4)::bigint, FALSE FROM jsonb_array_elements(batch->'members') x
+    ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
+      stream_ordering = excluded.stream_ordering, forgotten = FALSE;
+  INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts)
+    SELECT x->>0, x->>1, x->>2, (x->>3)::bigint FROM jsonb_array_elements(batch->'txns') x;
+  INSERT INTO room_state_versions (room_id, version)
+    SELECT r->>0, 1 FROM jsonb_array_elements(batch->'rooms') r WHERE (r->>2)::boolean
+    ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1;
+  RETURN jsonb_build_object('s', base, 'd', depths);
+END $$;
+`,
   },
 ];

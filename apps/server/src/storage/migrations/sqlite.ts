@@ -211,11 +211,4 @@ ALTER TABLE event_txns_by_key RENAME TO event_txns;
     // the process already.
     sql: 'SELECT 1;',
   },
-  {
-    version: 9,
-    name: 'appends announced in their commit',
-    // PostgreSQL's twin makes axon_append_batch send the replication NOTIFY; a SQLite
-    // server runs alone.
-    sql: 'SELECT 1;',
-  },
 ];

@@ -3,7 +3,7 @@ import type { JsonObject, Membership, PersistedEvent, RedactionSummary } from '.
 import { prunedContent } from '../../domain/events/redaction.js';
 import { RoomState } from '../../domain/rooms/room-state.js';
 import type {
-  AppendOptions, AppendResult, AppendTransaction, CommitNotice, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
+  AppendOptions, AppendResult, AppendTransaction, EventStore, NewEvent, RoomMembershipRow, RoomRecord, TimelinePosition,
 } from '../events.js';
 import { PlanTransaction } from '../events.js';
 import { appendedEvent, eventColumns, eventFromRow, membershipFromRow, roomFromRow, unsignedJson, type EventRow, type MembershipRow, type RoomRow } from '../rows.js';
@@ -131,13 +131,6 @@ export class PgEventStore implements EventStore {
        ORDER BY c.type COLLATE "C", c.state_key COLLATE "C"`, [roomId]);
     const version = res.rows[0]?._version ?? 0;
     return { state: new RoomState(res.rows.map(eventFromRow)), version };
-  }
-
-  /** The NOTIFY each batch that stores events sends in its commit, if any (announceCommits). */
-  private notice: CommitNotice | null = null;
-
-  announceCommits(notice: CommitNotice): void {
-    this.notice = notice;
   }
 
   /** Appends waiting for this process's next batch (see appendEvents). */
@@ -326,10 +319,8 @@ export class PgEventStore implements EventStore {
       return false;
     }
     const rooms = [...roomCtx].map(([id, r]) => [id, r.version, r.stateChanged]);
-    const notice = this.notice;
     const json = JSON.stringify({
       rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows, txns: planned.txnRows,
-      ...(notice ? { notify: [notice.channel, notice.prefix, notice.suffix] } : {}),
     });
     // jsonb cannot hold U+0000 (written \u0000 by JSON.stringify); the locked path stores it escaped
     if (json.includes('\\u0000')) return false;
@@ -438,10 +429,7 @@ export class PgEventStore implements EventStore {
           b.add(`INSERT INTO room_state_versions (room_id, version) VALUES ${b.values(changedRooms.map((r) => [r, 1]))}
             ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1 RETURNING room_id, version`);
         }
-        const notify = this.notice
-          ? ` SELECT pg_notify(${textLiteral(this.notice.channel)}, ${textLiteral(`${this.notice.prefix}${stream + eventRows.length}${this.notice.suffix}`)});`
-          : '';
-        const [res] = await client.query(`${b.sql()};${notify} COMMIT`) as unknown as pg.QueryResult<{ room_id?: string; version?: number }>[];
+        const [res] = await client.query(`${b.sql()}; COMMIT`) as unknown as pg.QueryResult<{ room_id?: string; version?: number }>[];
         if (changedRooms.length > 0) for (const r of res!.rows) newVersions.set(r.room_id!, r.version!);
       } else {
         await client.query('COMMIT');
