@@ -42,6 +42,9 @@ interface PlannedBatch {
   outcomes: Outcome[];
 }
 
+/** The key of a (token, txnId) in a batch's map of known txns. */
+const txnKey = (token: string, txnId: string): string => `${token}\u0000${txnId}`;
+
 /** axon_append_batch's refusal when a room's state version moved (migration 8). */
 const STATE_CHANGED = 'AXST1';
 /** A txnId (event_txns) another process, or an earlier attempt, committed. */
@@ -187,9 +190,9 @@ export class PgEventStore implements EventStore {
 
   /**
    * Batches committed by axon_append_batch in one round trip, and batches that took the
-   * lock first (two round trips): a room not in the cache, a txnId twice in one batch, a
-   * txnId whose plan refused or wrote nothing, a string jsonb cannot hold, or the call
-   * refused (state changed by another process, a txnId already committed).
+   * lock first (two round trips): a room not in the cache, a txnId whose plan refused or
+   * wrote nothing, a string jsonb cannot hold, or the call refused (state changed by
+   * another process, a txnId already committed).
    */
   readonly batchCounts = { oneRoundTrip: 0, locked: 0 };
 
@@ -214,8 +217,8 @@ export class PgEventStore implements EventStore {
     for (const item of batch) {
       const { roomId, plan } = item;
       const txn = item.options.txn;
-      const txnKey = txn ? `${txn.token}\u0000${txn.txnId}` : undefined;
-      const known = txnKey !== undefined ? knownTxns.get(txnKey) : undefined;
+      const key = txn ? txnKey(txn.token, txn.txnId) : undefined;
+      const known = key !== undefined ? knownTxns.get(key) : undefined;
       if (known) {
         outcomes.push({ ok: true, result: { events: [known], deduplicated: true } });
         continue;
@@ -271,7 +274,7 @@ export class PgEventStore implements EventStore {
       for (const [k, row] of myMembers) { memberRows.delete(k); memberRows.set(k, row); }
       if (txn && appended.length > 0) {
         txnRows.push([txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]);
-        knownTxns.set(txnKey!, appended[0]!);
+        knownTxns.set(key!, appended[0]!);
       }
       outcomes.push({ ok: true, result: { events: appended, deduplicated: false } });
     }
@@ -296,28 +299,20 @@ export class PgEventStore implements EventStore {
    */
   private async runOneRoundTrip(batch: readonly PendingAppend[]): Promise<boolean> {
     const roomCtx = new Map<string, BatchRoom>();
-    const txnKeys = new Set<string>();
     for (const item of batch) {
-      if (!roomCtx.has(item.roomId)) {
-        const cached = this.stateCache.get(item.roomId);
-        if (!cached) return false;
-        roomCtx.set(item.roomId, { depth: 0, version: cached.version, state: cached.state, stateChanged: false });
-      }
-      const txn = item.options.txn;
-      if (txn) {
-        const key = `${txn.token}\u0000${txn.txnId}`;
-        if (txnKeys.has(key)) return false;
-        txnKeys.add(key);
-      }
+      if (roomCtx.has(item.roomId)) continue;
+      const cached = this.stateCache.get(item.roomId);
+      if (!cached) return false;
+      roomCtx.set(item.roomId, { depth: 0, version: cached.version, state: cached.state, stateChanged: false });
     }
+    // a txnId repeated within the batch deduplicates in planBatch, as on the locked path
     const planned = this.planBatch(batch, roomCtx, 0, new Map());
     // Every room of the batch is checked, a refused append's and one that wrote nothing
     // too: a refusal or a no-op made on a stale cache is not an answer. A txnId is seen
     // only through the row an append writes for it, so a retry whose plan refused or
     // wrote nothing (the first attempt may have changed the state) is looked up there.
-    if (batch.some((item, i) => item.options.txn !== undefined && !(planned.outcomes[i]!.ok && planned.outcomes[i]!.result.events.length > 0))) {
-      return false;
-    }
+    const txnUnvouched = (o: Outcome, i: number): boolean => batch[i]!.options.txn !== undefined && !(o.ok && o.result.events.length > 0);
+    if (planned.outcomes.some(txnUnvouched)) return false;
     const rooms = [...roomCtx].map(([id, r]) => [id, r.version, r.stateChanged]);
     const json = JSON.stringify({
       rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows, txns: planned.txnRows,
@@ -392,7 +387,7 @@ export class PgEventStore implements EventStore {
       const heads = results[2]!.rows as { room_id: string; s: number | null; d: number | null; v: number | null }[];
       const knownTxns = new Map<string, PersistedEvent>();
       for (const row of results[3]!.rows as (EventRow & { _txn_token: string; _txn_id: string })[]) {
-        knownTxns.set(`${row._txn_token}\u0000${row._txn_id}`, eventFromRow(row));
+        knownTxns.set(txnKey(row._txn_token, row._txn_id), eventFromRow(row));
       }
       const stream = heads[0]?.s ?? 0;
       const roomCtx = new Map<string, BatchRoom>();
