@@ -7,6 +7,7 @@
  * changed, a refusal, a txnId already committed) takes the locked path. Runs in the
  * PostgreSQL project only.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { appendMixedBatch, newEvent as ev } from '../helpers/group-commit.js';
@@ -139,5 +140,30 @@ describe('PostgreSQL group commit', () => {
     const timeline = await b.events.getLatestEvents(room, Number.MAX_SAFE_INTEGER, 10);
     expect(timeline.filter((e) => e.type === 'm.room.message').map((e) => e.content)).toEqual([{ body: 'just once' }]);
     expect(timeline.at(-1)).toEqual(res.events[0]);
+  });
+
+  it('each room\'s kept depth is its highest topological_ordering, whichever path wrote its events', async () => {
+    const room = '!nine:x';
+    await a.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, '')); });
+    await a.events.getCurrentState(room);
+    await b.events.getCurrentState(room);
+    // both stores, both paths: a's cache goes stale when b changes the state
+    const sends = Array.from({ length: 24 }, (_, i) => (i % 3 ? a : b).events.appendEvents(room, (tx) => {
+      tx.append(i % 5 === 0 ? ev(room, 'm.room.topic', { topic: `t${i}` }, '') : ev(room, 'm.room.message', { i }));
+    }));
+    await Promise.all(sends);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const kept = await client.query<{ room_id: string; depth: string }>('SELECT room_id, depth FROM room_depths ORDER BY room_id');
+      const highest = await client.query<{ room_id: string; depth: string }>(
+        'SELECT room_id, max(topological_ordering) AS depth FROM events GROUP BY room_id ORDER BY room_id');
+      expect(kept.rows.length).toBeGreaterThanOrEqual(9);
+      expect(kept.rows).toEqual(highest.rows);
+      const depths = await client.query<{ d: string }>('SELECT topological_ordering AS d FROM events WHERE room_id = $1 ORDER BY d', [room]);
+      expect(depths.rows.map((r) => Number(r.d))).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    } finally {
+      await client.end();
+    }
   });
 });

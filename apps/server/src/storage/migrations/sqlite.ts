@@ -211,4 +211,11 @@ ALTER TABLE event_txns_by_key RENAME TO event_txns;
     // the process already.
     sql: 'SELECT 1;',
   },
+  {
+    version: 9,
+    name: 'room depths kept',
+    // PostgreSQL's twin keeps each room's depth in a row for its one-call appends; SQLite
+    // reads it in the process, under its own lock.
+    sql: 'SELECT 1;',
+  },
 ];

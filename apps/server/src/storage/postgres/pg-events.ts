@@ -403,6 +403,8 @@ export class PgEventStore implements EventStore {
 
       const { eventRows, stateRows, memberRows, txnRows, outcomes } = this.planBatch(batch, roomCtx, stream, knownTxns);
       const changedRooms = [...roomCtx].filter(([, r]) => r.stateChanged).map(([id]) => id);
+      // the rows axon_append_batch numbers depths from (migration 9)
+      const depthRows = heads.filter((h) => roomCtx.get(h.room_id)!.depth !== (h.d ?? 0)).map((h) => [h.room_id, roomCtx.get(h.room_id)!.depth]);
       const newVersions = new Map<string, number>();
       if (eventRows.length > 0) {
         const b = new StatementBuilder();
@@ -420,6 +422,8 @@ export class PgEventStore implements EventStore {
         if (txnRows.length > 0) {
           b.add(`INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES ${b.values(txnRows)}`);
         }
+        b.add(`INSERT INTO room_depths (room_id, depth) VALUES ${b.values(depthRows)}
+          ON CONFLICT (room_id) DO UPDATE SET depth = excluded.depth`);
         if (changedRooms.length > 0) {
           b.add(`INSERT INTO room_state_versions (room_id, version) VALUES ${b.values(changedRooms.map((r) => [r, 1]))}
             ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1 RETURNING room_id, version`);
