@@ -38,7 +38,6 @@ interface PlannedBatch {
   eventRows: unknown[][];
   stateRows: unknown[][];
   memberRows: unknown[][];
-  txnRows: unknown[][];
   outcomes: Outcome[];
 }
 
@@ -47,7 +46,7 @@ const txnKey = (token: string, txnId: string): string => `${token}\u0000${txnId}
 
 /** axon_append_batch's refusal when a room's state version moved (migration 8). */
 const STATE_CHANGED = 'AXST1';
-/** A txnId (event_txns) another process, or an earlier attempt, committed. */
+/** A txnId (events_txn, migration 10) another process, or an earlier attempt, committed. */
 const UNIQUE_VIOLATION = '23505';
 
 /** Appends per batch at most: bounds the size of the batch's statement. */
@@ -212,7 +211,6 @@ export class PgEventStore implements EventStore {
     const eventRows: unknown[][] = [];
     const stateRows = new Map<string, unknown[]>();
     const memberRows = new Map<string, unknown[]>();
-    const txnRows: unknown[][] = [];
     const outcomes: Outcome[] = [];
     for (const item of batch) {
       const { roomId, plan } = item;
@@ -233,8 +231,12 @@ export class PgEventStore implements EventStore {
       const myEvents: unknown[][] = [];
       const myState: [string, unknown[]][] = [];
       const myMembers: [string, unknown[]][] = [];
-      const append = (ev: NewEvent): PersistedEvent => {
-        if (ev.room_id !== roomId) throw new Error(`event for ${ev.room_id} appended to ${roomId}`);
+      const append = (given: NewEvent): PersistedEvent => {
+        if (given.room_id !== roomId) throw new Error(`event for ${given.room_id} appended to ${roomId}`);
+        // The txnId is found through its event's columns (events_txn, migration 10): the
+        // append's first event carries it. RoomService.send sets both already.
+        const ev = txn && appended.length === 0 && (given.txn_id !== txn.txnId || given.txn_token !== txn.token)
+          ? { ...given, txn_id: txn.txnId, txn_token: txn.token } : given;
         const isState = typeof ev.state_key === 'string';
         const prev = isState ? state.get(ev.type, ev.state_key) : undefined;
         depth += 1;
@@ -273,12 +275,11 @@ export class PgEventStore implements EventStore {
       for (const [k, row] of myState) { stateRows.delete(k); stateRows.set(k, row); }
       for (const [k, row] of myMembers) { memberRows.delete(k); memberRows.set(k, row); }
       if (txn && appended.length > 0) {
-        txnRows.push([txn.token, txn.txnId, appended[0]!.event_id, appended[0]!.origin_server_ts]);
         knownTxns.set(key!, appended[0]!);
       }
       outcomes.push({ ok: true, result: { events: appended, deduplicated: false } });
     }
-    return { eventRows, stateRows: [...stateRows.values()], memberRows: [...memberRows.values()], txnRows, outcomes };
+    return { eventRows, stateRows: [...stateRows.values()], memberRows: [...memberRows.values()], outcomes };
   }
 
   private static settle(batch: readonly PendingAppend[], outcomes: readonly Outcome[]): void {
@@ -315,7 +316,7 @@ export class PgEventStore implements EventStore {
     if (planned.outcomes.some(txnUnvouched)) return false;
     const rooms = [...roomCtx].map(([id, r]) => [id, r.version, r.stateChanged]);
     const json = JSON.stringify({
-      rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows, txns: planned.txnRows,
+      rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows,
     });
     // jsonb cannot hold U+0000 (written \u0000 by JSON.stringify); the locked path stores it escaped
     if (json.includes('\\u0000')) return false;
@@ -381,8 +382,8 @@ export class PgEventStore implements EventStore {
           (SELECT version FROM room_state_versions WHERE room_id = r.room_id) AS v
         FROM (VALUES ${rooms.map((r) => `(${textLiteral(r)})`).join(', ')}) AS r(room_id);
         ${txns.length > 0
-    ? `SELECT t.token_hash AS _txn_token, t.txn_id AS _txn_id, e.* FROM event_txns t JOIN events e ON e.event_id = t.event_id
-        WHERE (t.token_hash, t.txn_id) IN (${txns.map((t) => `(${textLiteral(t.token)}, ${textLiteral(t.txnId)})`).join(', ')})`
+    ? `SELECT e.txn_token_hash AS _txn_token, e.txn_id AS _txn_id, e.* FROM events e
+        WHERE (e.txn_token_hash, e.txn_id) IN (${txns.map((t) => `(${textLiteral(t.token)}, ${textLiteral(t.txnId)})`).join(', ')})`
     : 'SELECT 1 WHERE FALSE'}`) as unknown as pg.QueryResult[];
       const heads = results[2]!.rows as { room_id: string; s: number | null; d: number | null; v: number | null }[];
       const knownTxns = new Map<string, PersistedEvent>();
@@ -401,7 +402,7 @@ export class PgEventStore implements EventStore {
         roomCtx.set(h.room_id, { depth: h.d ?? 0, version, state: cached.state, stateChanged: false });
       }
 
-      const { eventRows, stateRows, memberRows, txnRows, outcomes } = this.planBatch(batch, roomCtx, stream, knownTxns);
+      const { eventRows, stateRows, memberRows, outcomes } = this.planBatch(batch, roomCtx, stream, knownTxns);
       const changedRooms = [...roomCtx].filter(([, r]) => r.stateChanged).map(([id]) => id);
       // the rows axon_append_batch numbers depths from (migration 9)
       const depthRows = heads.filter((h) => roomCtx.get(h.room_id)!.depth !== (h.d ?? 0)).map((h) => [h.room_id, roomCtx.get(h.room_id)!.depth]);
@@ -418,9 +419,6 @@ export class PgEventStore implements EventStore {
             VALUES ${b.values(memberRows)}
             ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
             stream_ordering = excluded.stream_ordering, forgotten = FALSE`);
-        }
-        if (txnRows.length > 0) {
-          b.add(`INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES ${b.values(txnRows)}`);
         }
         b.add(`INSERT INTO room_depths (room_id, depth) VALUES ${b.values(depthRows)}
           ON CONFLICT (room_id) DO UPDATE SET depth = excluded.depth`);
@@ -489,7 +487,7 @@ export class PgEventStore implements EventStore {
   }
 
   async getEventIdForTxn(token: string, txnId: string): Promise<string | null> {
-    return (await this.row<{ event_id: string }>('SELECT event_id FROM event_txns WHERE token_hash = $1 AND txn_id = $2', [token, txnId]))?.event_id ?? null;
+    return (await this.row<{ event_id: string }>('SELECT event_id FROM events WHERE txn_token_hash = $1 AND txn_id = $2', [token, txnId]))?.event_id ?? null;
   }
 
   async roomExists(roomId: string): Promise<boolean> {

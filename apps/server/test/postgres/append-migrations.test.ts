@@ -1,12 +1,15 @@
 /**
- * Migration 9 keeps each room's depth in room_depths: on a database that already holds
- * events, every room gets its highest topological_ordering, and the next one-call append
- * numbers from there. Runs in the PostgreSQL project only.
+ * The migrations that made the one-call append cheaper, on databases that already hold
+ * events. Migration 9 keeps each room's depth in room_depths: every room gets its highest
+ * topological_ordering, and the next one-call append numbers from there. Migration 10
+ * finds txnIds through events' own columns: a txnId stored before it still deduplicates.
+ * Runs in the PostgreSQL project only.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresMigrations } from '../../src/storage/migrations/postgres.js';
 import { migrate } from '../../src/storage/postgres/pg-db.js';
+import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 let db: TestDatabase;
@@ -22,9 +25,14 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-describe('migration 9: room depths', () => {
-  it('fills each room\'s depth from the events already stored, and appends go on from it', async () => {
-    expect(await migrate(pool, postgresMigrations.filter((m) => m.version <= 8))).toBe(8);
+async function freshSchema(upTo: number): Promise<void> {
+  await pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  expect(await migrate(pool, postgresMigrations.filter((m) => m.version <= upTo))).toBe(upTo);
+}
+
+describe('migrations 9 and 10', () => {
+  it('migration 9: fills each room\'s depth from the events already stored, and appends go on from it', async () => {
+    await freshSchema(8);
     await pool.query(`INSERT INTO events (stream_ordering, event_id, room_id, type, sender, content, origin_server_ts, topological_ordering)
       SELECT i, '$old' || i, CASE WHEN i % 3 = 0 THEN '!a:x' ELSE '!b:x' END, 'm.room.message', '@u:x', '{}', 0, i FROM generate_series(1, 30) i`);
     expect(await migrate(pool)).toBe(postgresMigrations.at(-1)!.version);
@@ -44,5 +52,27 @@ describe('migration 9: room depths', () => {
     expect(stored.rows.map((r) => [r.event_id, Number(r.topological_ordering)])).toEqual([['$new1', 31], ['$new2', 1], ['$new3', 32]]);
     const after = await pool.query<{ room_id: string; depth: string }>('SELECT room_id, depth FROM room_depths ORDER BY room_id');
     expect(after.rows).toEqual([{ room_id: '!a:x', depth: '32' }, { room_id: '!b:x', depth: '29' }, { room_id: '!c:x', depth: '1' }]);
+  });
+
+  it('migration 10: a txnId stored in event_txns before it still finds its event, and a second append of it fails', async () => {
+    await freshSchema(9);
+    await pool.query(`INSERT INTO events (stream_ordering, event_id, room_id, type, sender, content, origin_server_ts, topological_ordering, txn_token_hash, txn_id)
+      VALUES (1, '$sent', '!r:x', 'm.room.message', '@u:x', '{}', 0, 1, 'tokhash', 'm1'), (2, '$plain', '!r:x', 'm.room.message', '@u:x', '{}', 0, 2, NULL, NULL)`);
+    await pool.query("INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES ('tokhash', 'm1', '$sent', 0)");
+    await migrate(pool);
+    expect((await pool.query("SELECT to_regclass('event_txns') AS t")).rows[0].t).toBeNull();
+    const storage = await PgStorage.open({ url: db.url, poolSize: 2 });
+    try {
+      expect(await storage.events.getEventIdForTxn('tokhash', 'm1')).toBe('$sent');
+      expect(await storage.events.getEventIdForTxn('tokhash', 'm2')).toBeNull();
+      const batch = {
+        rooms: [['!r:x', 0, false]],
+        events: [[1, '$again', '!r:x', 'm.room.message', null, '@u:x', '{}', 1, 1, null, null, null, null, 'tokhash', 'm1']],
+        state: [], members: [],
+      };
+      await expect(pool.query('SELECT axon_append_batch($1::jsonb) AS r', [JSON.stringify(batch)])).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      await storage.close();
+    }
   });
 });
