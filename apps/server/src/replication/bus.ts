@@ -25,5 +25,11 @@ export interface ReplicationBus {
   onMessage(handler: (message: ReplicationMessage) => void): void;
   /** Called after the bus lost its connection and got it back (messages may be missing). */
   onReconnect(handler: () => void): void;
+  /**
+   * For a bus that publishes nothing while no other process listens (PgNotifyBus): called
+   * once, when it first hears from another process. What was committed before then went
+   * unannounced; the handler announces the newest positions.
+   */
+  onPeer?(handler: () => void): void;
   close(): Promise<void>;
 }

@@ -113,6 +113,8 @@ export class Replicator {
     };
     this.bus.onMessage((m) => this.onMessage(m, setTyping));
     this.bus.onReconnect(() => this.catchUp());
+    // what this process committed while it thought itself alone
+    this.bus.onPeer?.(() => { if (this.last > 0) this.bus.publish({ t: 'events', pos: this.last }); });
     this.safetyTimer = setInterval(() => this.catchUp(), SAFETY_POLL_MS);
     this.safetyTimer.unref?.();
     // events committed between the sync service's start and now

@@ -124,6 +124,8 @@ describe('replication notices', () => {
     const logger = createLogger('warn', { write: () => {} });
     const from = await PgNotifyBus.connect(db.url, logger);
     const to = await PgNotifyBus.connect(db.url, logger);
+    // each has heard the other's hello: a bus alone publishes nothing
+    await until(() => from.hasPeers && to.hasPeers, (b) => b, 'the hellos');
     const got: ReplicationMessage[] = [];
     to.onMessage((m) => got.push(m));
     const notices = vi.fn();
@@ -153,6 +155,45 @@ describe('replication notices', () => {
       await counter.end();
       await from.close();
       await to.close();
+    }
+  });
+
+  it('a bus alone publishes nothing; another\'s hello makes both publish, and the first announces what it kept back', async () => {
+    const logger = createLogger('warn', { write: () => {} });
+    const payloads: string[] = [];
+    const counter = new pg.Client({ connectionString: db.url });
+    await counter.connect();
+    counter.on('notification', (n) => payloads.push(n.payload ?? ''));
+    await counter.query('LISTEN axon_replication');
+    const first = await PgNotifyBus.connect(db.url, logger);
+    const joined = vi.fn();
+    first.onPeer(joined);
+    let second: PgNotifyBus | undefined;
+    try {
+      await until(() => payloads.length, (n) => n >= 1, 'the first hello');
+      first.publish({ t: 'events', pos: 5 });
+      first.publish({ t: 'typing', roomId: '!r:x', userId: '@u:x', typing: true, timeoutMs: 1_000 });
+      await new Promise((r) => setTimeout(r, 200));
+      // a listener that never says hello (this counter) is no peer
+      expect(payloads.map((p) => p.slice(p.indexOf(' ') + 1))).toEqual(['[{"t":"hello"}]']);
+      expect(first.hasPeers).toBe(false);
+      expect(joined).not.toHaveBeenCalled();
+
+      second = await PgNotifyBus.connect(db.url, logger);
+      const got: ReplicationMessage[] = [];
+      second.onMessage((m) => got.push(m));
+      await until(() => first.hasPeers && second!.hasPeers, (b) => b, 'the hellos');
+      expect(joined).toHaveBeenCalledTimes(1);
+      first.publish({ t: 'events', pos: 6 });
+      await until(() => got.length, (n) => n >= 1, 'the message');
+      expect(got).toEqual([{ t: 'events', pos: 6 }]);
+      // first's hello, second's, first's answer: then no more greetings
+      await new Promise((r) => setTimeout(r, 200));
+      expect(payloads.filter((p) => p.includes('"hello"'))).toHaveLength(3);
+    } finally {
+      await counter.end();
+      await first.close();
+      await second?.close();
     }
   });
 });
