@@ -164,7 +164,8 @@ export class PgNotifyBus implements ReplicationBus {
         this.pending = [];
         for (const payload of this.payloads(messages)) {
           try {
-            await (await this.publisherClient()).query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
+            // prepared once per connection: PostgreSQL parsed the unnamed statement on every notice
+            await (await this.publisherClient()).query({ name: 'axon_notify', text: 'SELECT pg_notify($1, $2)', values: [CHANNEL, payload] });
           } catch (err) {
             this.logger.warn({ err: (err as Error).message }, 'replication: publish failed; others catch up from the database');
           }
