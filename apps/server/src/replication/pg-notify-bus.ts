@@ -25,14 +25,16 @@ type Sent = ReplicationMessage | Hello;
  * was on its way goes out together, and a run of `events` messages shrinks to its newest
  * position. Under load that is one NOTIFY per batch of sends rather than one per send.
  *
- * A process alone on its database publishes nothing: a NOTIFY per batch of sends, a query
- * on a connection of its own, was about a twentieth of a lone process's CPU and of
- * PostgreSQL's. Every bus says hello on the channel each time its LISTEN starts, and
- * answers the hello of a process it has not heard from yet (answers are not answered); hearing anything
- * from another process makes it publish from then on (onPeer handlers run once, so that
- * what was committed unannounced is announced). The new process says hello before it
- * reads anything from the database, so nothing it reads after that goes unannounced; a
- * hello lost on the way is made up for by the replicator's safety poll, as any lost notice.
+ * A process alone on its database announces no room events: a NOTIFY per batch of sends,
+ * a query on a connection of its own, was about a twentieth of a lone process's CPU and of
+ * PostgreSQL's. Every bus says hello on the channel each time its LISTEN starts (and every
+ * LONELY_HELLO_MS while it has heard no one), and answers every hello; answers are not
+ * answered. Hearing anything from another process makes it announce events from then on,
+ * and its onPeer handlers announce what it committed unannounced. A hello or an answer
+ * lost on the way is made up for by the next one and, meanwhile, by the replicator's
+ * safety poll, as any lost notice is. Other messages (receipts, presence, typing, ...)
+ * are rare and always published: a process just started may read those positions before
+ * the others have heard its hello, and nothing else would make up for them.
  */
 export class PgNotifyBus implements ReplicationBus {
   private readonly origin = randomBytes(8).toString('hex');
@@ -73,12 +75,13 @@ export class PgNotifyBus implements ReplicationBus {
       } catch {
         return;
       }
-      const isNew = this.heard(origin);
+      this.heard(origin);
       // one message per notice is what processes of earlier versions send
       for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
         if (message.t === 'hello') {
-          // a greeting from a process not heard from yet is answered, an answer is not
-          if (isNew && !message.re) this.sendHello(HELLO_BACK);
+          // Every greeting is answered (the sender may have lost an earlier answer), an
+          // answer is not: a hello is rare (each LISTEN start, or every LONELY_HELLO_MS).
+          if (!message.re) this.sendHello(HELLO_BACK);
           continue;
         }
         for (const h of this.handlers) h(message);
@@ -143,7 +146,11 @@ export class PgNotifyBus implements ReplicationBus {
   }
 
   publish(message: ReplicationMessage): void {
-    if (this.closed || this.peers.size === 0) return;
+    if (this.closed) return;
+    // Only room events are held back while alone: onPeer handlers and the replicator's
+    // safety poll make up for them. The rest (receipts, presence, typing, ...) is rare,
+    // and a process just started may have read those positions before its hello was heard.
+    if (message.t === 'events' && this.peers.size === 0) return;
     const last = this.pending.at(-1);
     if (message.t === 'events' && last?.t === 'events') {
       this.pending[this.pending.length - 1] = { t: 'events', pos: Math.max(last.pos, message.pos) };

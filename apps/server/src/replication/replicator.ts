@@ -36,6 +36,8 @@ export class Replicator {
   private queue: Promise<void> = Promise.resolve();
   /** This process's own events, not fed yet: fed as they are, never read back. */
   private readonly own = new Map<number, PersistedEvent>();
+  /** The newest position this process committed (announced to a peer first heard: onPeer). */
+  private ownHigh = 0;
   private safetyTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private readonly reader: pg.Pool;
@@ -113,8 +115,11 @@ export class Replicator {
     };
     this.bus.onMessage((m) => this.onMessage(m, setTyping));
     this.bus.onReconnect(() => this.catchUp());
-    // what this process committed while it thought itself alone
-    this.bus.onPeer?.(() => { if (this.last > 0) this.bus.publish({ t: 'events', pos: this.last }); });
+    // what this process committed while it thought itself alone, fed yet or not
+    this.bus.onPeer?.(() => {
+      const pos = Math.max(this.last, this.ownHigh);
+      if (pos > 0) this.bus.publish({ t: 'events', pos });
+    });
     this.safetyTimer = setInterval(() => this.catchUp(), SAFETY_POLL_MS);
     this.safetyTimer.unref?.();
     // events committed between the sync service's start and now
@@ -127,6 +132,7 @@ export class Replicator {
     if (this.own.size + events.length > MAX_OWN) this.own.clear();
     for (const e of events) this.own.set(e.stream_ordering, e);
     const pos = events.at(-1)!.stream_ordering;
+    if (pos > this.ownHigh) this.ownHigh = pos;
     this.enqueue(pos);
     this.bus.publish({ t: 'events', pos });
   }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PersistedEvent } from '../../src/domain/events/types.js';
 import type { SyncService } from '../../src/domain/sync/sync-service.js';
 import { createLogger } from '../../src/logging.js';
-import type { ReplicationBus } from '../../src/replication/bus.js';
+import type { ReplicationBus, ReplicationMessage } from '../../src/replication/bus.js';
 import { Replicator } from '../../src/replication/replicator.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
@@ -21,7 +21,12 @@ const fed: PersistedEvent[] = [];
 /** The (from, to] ranges the replicator read from the database. */
 const reads: [number, number][] = [];
 
-const bus: ReplicationBus = { publish: () => {}, onMessage: () => {}, onReconnect: () => {}, close: async () => {} };
+const published: ReplicationMessage[] = [];
+let peerHeard: (() => void) | undefined;
+const bus: ReplicationBus = {
+  publish: (m) => { published.push(m); }, onMessage: () => {}, onReconnect: () => {}, close: async () => {},
+  onPeer: (h) => { peerHeard = h; },
+};
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -99,5 +104,15 @@ describe('replication of a process\'s own events', () => {
     expect(fed.slice(start).map((e) => e.stream_ordering)).toEqual([head + 1, head + 2, head + 3]);
     expect(fed.at(-1)).toBe(late);
     expect((replicator as unknown as { own: Map<number, unknown> }).own.size).toBe(0);
+  });
+
+  it('announces its newest position when the bus first hears another process', async () => {
+    const room = '!peer:x';
+    await appendMine(room, 'm.room.create', { creator: '@u:x' }, '');
+    const newest = await appendMine(room, 'm.room.topic', { topic: 'while alone' }, '');
+    published.length = 0;
+    peerHeard!();
+    expect(published).toEqual([{ t: 'events', pos: newest.stream_ordering }]);
+    await settled();
   });
 });
