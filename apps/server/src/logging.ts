@@ -46,28 +46,19 @@ type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): v
 
 /**
  * stdout, written asynchronously (a synchronous write per access line was a system call on
- * the event loop for every request), with the lines of up to DRAIN_MS joined into one write
- * to pino's stream. That stream counts the bytes of everything still pending on each
- * write, flattening up to 16 KB: in a burst (a fan-out to 10,000 polls) each line cost
- * about 9 KB of garbage, over 40% of all the fan-out allocated. Each write is also a hop
- * to libuv's thread pool and back: one per event-loop turn was 6-7% of the server's CPU
- * under 2,500 sends a second (docs/benchmarks.md, seventh round), one per DRAIN_MS is not.
- * Lines wait at most DRAIN_MS, or until DRAIN_BYTES are pending; exit drains them.
+ * the event loop for every request), with the lines of one event-loop turn joined into one
+ * write to pino's stream. That stream counts the bytes of everything still pending on
+ * each write, flattening up to 16 KB: in a burst (a fan-out to 10,000 polls) each line
+ * cost about 9 KB of garbage, over 40% of all the fan-out allocated.
  */
-const DRAIN_MS = 20;
-const DRAIN_BYTES = 64 * 1024;
-
 function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
   let pending: string[] = [];
-  let pendingBytes = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
   const drain = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+    scheduled = false;
     if (pending.length === 0) return;
     const text = pending.length === 1 ? pending[0]! : pending.join('');
     pending = [];
-    pendingBytes = 0;
     out.write(text);
   };
   // Registered before pino.destination registers its own exit hook (which flushes its
@@ -77,9 +68,10 @@ function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void)
   return {
     write(line: string): void {
       pending.push(line);
-      pendingBytes += line.length;
-      if (pendingBytes >= DRAIN_BYTES) drain();
-      else if (timer === undefined) timer = setTimeout(drain, DRAIN_MS).unref();
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
     },
     flush(cb?: (err?: Error) => void): void {
       drain();
