@@ -6,7 +6,7 @@
  * the one before. Since migration 9 the depth comes from the room's row in room_depths, not
  * from events at all. Plans made after autovacuum's first statistics (small tables) must
  * not read a table whole either: the stream's head was found by scanning events, and the
- * state-version check hashed all of room_state_versions, until migration 11. Counted in
+ * state-version check hashed all of room_state_versions, until migration 10. Counted in
  * tuples read, not in time. Runs in the PostgreSQL project only.
  */
 import pg from 'pg';

@@ -1,8 +1,8 @@
 /**
- * The migrations that made the one-call append cheaper, on databases that already hold
- * events. Migration 9 keeps each room's depth in room_depths: every room gets its highest
- * topological_ordering, and the next one-call append numbers from there. Migration 10
- * finds txnIds through events' own columns: a txnId stored before it still deduplicates.
+ * Migration 9, which made the one-call append cheaper, on databases that already hold
+ * events. It keeps each room's depth in room_depths: every room gets its highest
+ * topological_ordering, and the next one-call append numbers from there. It finds txnIds
+ * through events' own columns: a txnId stored before it still deduplicates.
  * Runs in the PostgreSQL project only.
  */
 import pg from 'pg';
@@ -30,8 +30,8 @@ async function freshSchema(upTo: number): Promise<void> {
   expect(await migrate(pool, postgresMigrations.filter((m) => m.version <= upTo))).toBe(upTo);
 }
 
-describe('migrations 9 and 10', () => {
-  it('migration 9: fills each room\'s depth from the events already stored, and appends go on from it', async () => {
+describe('migration 9', () => {
+  it('fills each room\'s depth from the events already stored, and appends go on from it', async () => {
     await freshSchema(8);
     await pool.query(`INSERT INTO events (stream_ordering, event_id, room_id, type, sender, content, origin_server_ts, topological_ordering)
       SELECT i, '$old' || i, CASE WHEN i % 3 = 0 THEN '!a:x' ELSE '!b:x' END, 'm.room.message', '@u:x', '{}', 0, i FROM generate_series(1, 30) i`);
@@ -54,8 +54,8 @@ describe('migrations 9 and 10', () => {
     expect(after.rows).toEqual([{ room_id: '!a:x', depth: '32' }, { room_id: '!b:x', depth: '29' }, { room_id: '!c:x', depth: '1' }]);
   });
 
-  it('migration 10: a txnId stored in event_txns before it still finds its event, and a second append of it fails', async () => {
-    await freshSchema(9);
+  it('a txnId stored in event_txns before it still finds its event, and a second append of it fails', async () => {
+    await freshSchema(8);
     await pool.query(`INSERT INTO events (stream_ordering, event_id, room_id, type, sender, content, origin_server_ts, topological_ordering, txn_token_hash, txn_id)
       VALUES (1, '$sent', '!r:x', 'm.room.message', '@u:x', '{}', 0, 1, 'tokhash', 'm1'), (2, '$plain', '!r:x', 'm.room.message', '@u:x', '{}', 0, 2, NULL, NULL)`);
     await pool.query("INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts) VALUES ('tokhash', 'm1', '$sent', 0)");

@@ -13,7 +13,7 @@ import type { Migration } from './sqlite.js';
  * - room_state_versions: a per-room counter bumped by every state change and redaction,
  *   so that each process can tell whether its cached copy of a room's state is current.
  * - Text that is sorted is sorted with COLLATE "C" in the queries (bytewise, like SQLite).
- * - Since version 10 a txnId is found through a unique index on events' own columns, where
+ * - Since version 9 a txnId is found through a unique index on events' own columns, where
  *   SQLite has the table event_txns.
  */
 export const postgresMigrations: readonly Migration[] = [
@@ -262,16 +262,25 @@ END $$;
   },
   {
     version: 9,
-    name: 'room depths kept',
+    name: 'room depths kept, txn ids on their events',
     // Each room's depth (its highest topological_ordering) in a row of its own, moved on
     // by every append, so that axon_append_batch need not look it up in events. That
     // lookup, planned on each call (see version 8), was a third of the function's time.
     // The upsert finds each room's row through the primary key as its conflict arbiter,
     // which no plan can turn into a scan. The locked path (runLockedBatch) reads the
     // depth from events and writes the row too; a room has a row once it has an event.
+    //
+    // A sent event's (token hash, txnId) was stored twice: in its own events columns and
+    // in event_txns, whose insert was a sixth of the function's time. A unique index on
+    // the events columns now does event_txns' work: it finds a retry's event, and a
+    // second append of one txnId fails on it (23505), as it failed on event_txns' key.
+    // Every row of event_txns names the event whose columns hold the same pair (only a
+    // send carries a txnId, and it appends one event), so nothing is lost in dropping it.
+    // SQLite keeps its event_txns (version 6): its insert costs little in the process.
+    //
     // The function also skips the statements whose arrays are empty (most batches carry
-    // no state), each of which cost an executor start.
-    // The backfill takes the events stream lock, so no append lands between it and commit.
+    // no state), each of which cost an executor start. The backfill takes the events
+    // stream lock, so no append lands between it and commit.
     sql: `
 SELECT pg_advisory_xact_lock(1);
 CREATE TABLE room_depths (
@@ -279,62 +288,6 @@ CREATE TABLE room_depths (
   depth BIGINT NOT NULL
 );
 INSERT INTO room_depths (room_id, depth) SELECT room_id, max(topological_ordering) FROM events GROUP BY room_id;
-CREATE OR REPLACE FUNCTION axon_append_batch(batch jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-  base BIGINT;
-  depths jsonb;
-BEGIN
-  PERFORM pg_advisory_xact_lock(1);
-  IF EXISTS (SELECT 1 FROM jsonb_array_elements(batch->'rooms') r
-      LEFT JOIN room_state_versions v ON v.room_id = r->>0
-      WHERE coalesce(v.version, 0) <> (r->>1)::bigint) THEN
-    RAISE EXCEPTION 'room state changed since it was read' USING ERRCODE = 'AXST1';
-  END IF;
-  SELECT coalesce(max(stream_ordering), 0) INTO base FROM events;
-  -- each room's depth before this batch: its row moved on by the batch's highest offset
-  WITH n AS (SELECT x->>2 AS room_id, max((x->>8)::bigint) AS n FROM jsonb_array_elements(batch->'events') x GROUP BY 1),
-    moved AS (INSERT INTO room_depths AS h (room_id, depth) SELECT room_id, n FROM n
-      ON CONFLICT (room_id) DO UPDATE SET depth = h.depth + excluded.depth RETURNING h.room_id, h.depth)
-  SELECT coalesce(jsonb_object_agg(moved.room_id, moved.depth - n.n), '{}') INTO depths FROM moved JOIN n USING (room_id);
-  INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts,
-      topological_ordering, redacts, unsigned, prev_content, replaces_state, txn_token_hash, txn_id)
-    SELECT base + (x->>0)::bigint, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint,
-      (depths->>(x->>2))::bigint + (x->>8)::bigint, x->>9, x->>10, x->>11, x->>12, x->>13, x->>14
-    FROM jsonb_array_elements(batch->'events') x;
-  IF jsonb_array_length(batch->'state') > 0 THEN
-    INSERT INTO current_state (room_id, type, state_key, event_id)
-      SELECT x->>0, x->>1, x->>2, x->>3 FROM jsonb_array_elements(batch->'state') x
-      ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id;
-  END IF;
-  IF jsonb_array_length(batch->'members') > 0 THEN
-    INSERT INTO room_memberships (room_id, user_id, membership, event_id, stream_ordering, forgotten)
-      SELECT x->>0, x->>1, x->>2, x->>3, base + (x->>4)::bigint, FALSE FROM jsonb_array_elements(batch->'members') x
-      ON CONFLICT (room_id, user_id) DO UPDATE SET membership = excluded.membership, event_id = excluded.event_id,
-        stream_ordering = excluded.stream_ordering, forgotten = FALSE;
-  END IF;
-  IF jsonb_array_length(batch->'txns') > 0 THEN
-    INSERT INTO event_txns (token_hash, txn_id, event_id, created_ts)
-      SELECT x->>0, x->>1, x->>2, (x->>3)::bigint FROM jsonb_array_elements(batch->'txns') x;
-  END IF;
-  INSERT INTO room_state_versions (room_id, version)
-    SELECT r->>0, 1 FROM jsonb_array_elements(batch->'rooms') r WHERE (r->>2)::boolean
-    ON CONFLICT (room_id) DO UPDATE SET version = room_state_versions.version + 1;
-  RETURN jsonb_build_object('s', base, 'd', depths);
-END $$;
-`,
-  },
-  {
-    version: 10,
-    name: 'txn ids kept on their events',
-    // A sent event's (token hash, txnId) was stored twice: in its own events columns and
-    // in event_txns, whose insert was a sixth of axon_append_batch's time. A unique index
-    // on the events columns now does event_txns' work: it finds a retry's event, and a
-    // second append of one txnId fails on it (23505), as it failed on event_txns' key.
-    // Every row of event_txns names the event whose columns hold the same pair (only a
-    // send carries a txnId, and it appends one event), so nothing is lost in dropping it.
-    // SQLite keeps its event_txns (version 6): its insert costs little in the process.
-    sql: `
-SELECT pg_advisory_xact_lock(1);
 CREATE UNIQUE INDEX events_txn ON events (txn_token_hash, txn_id) WHERE txn_id IS NOT NULL;
 DROP TABLE event_txns;
 CREATE OR REPLACE FUNCTION axon_append_batch(batch jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -378,7 +331,7 @@ END $$;
 `,
   },
   {
-    version: 11,
+    version: 10,
     name: 'one-call appends planned for any size',
     // axon_append_batch's statements keep their plans for as long as the connection
     // lives, made from the statistics of that moment, and autovacuum takes the first

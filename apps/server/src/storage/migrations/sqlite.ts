@@ -213,20 +213,15 @@ ALTER TABLE event_txns_by_key RENAME TO event_txns;
   },
   {
     version: 9,
-    name: 'room depths kept',
-    // PostgreSQL's twin keeps each room's depth in a row for its one-call appends; SQLite
-    // reads it in the process, under its own lock.
+    name: 'room depths kept, txn ids on their events',
+    // PostgreSQL's twin keeps each room's depth in a row for its one-call appends, and
+    // finds txnIds through a unique index on events instead of event_txns, whose insert
+    // was a sixth of that call; SQLite reads the depth in the process, and its event_txns
+    // insert costs little.
     sql: 'SELECT 1;',
   },
   {
     version: 10,
-    name: 'txn ids kept on their events',
-    // PostgreSQL's twin finds txnIds through a unique index on events and drops
-    // event_txns, whose insert was a sixth of its one-call append; SQLite's costs little.
-    sql: 'SELECT 1;',
-  },
-  {
-    version: 11,
     name: 'one-call appends planned for any size',
     // PostgreSQL's twin pins the plans of its one-call append; SQLite has no such function.
     sql: 'SELECT 1;',

@@ -46,7 +46,7 @@ const txnKey = (token: string, txnId: string): string => `${token}\u0000${txnId}
 
 /** axon_append_batch's refusal when a room's state version moved (migration 8). */
 const STATE_CHANGED = 'AXST1';
-/** A txnId (events_txn, migration 10) another process, or an earlier attempt, committed. */
+/** A txnId (events_txn, migration 9) another process, or an earlier attempt, committed. */
 const UNIQUE_VIOLATION = '23505';
 
 /** Appends per batch at most: bounds the size of the batch's statement. */
@@ -233,7 +233,7 @@ export class PgEventStore implements EventStore {
       const myMembers: [string, unknown[]][] = [];
       const append = (given: NewEvent): PersistedEvent => {
         if (given.room_id !== roomId) throw new Error(`event for ${given.room_id} appended to ${roomId}`);
-        // The txnId is found through its event's columns (events_txn, migration 10): the
+        // The txnId is found through its event's columns (events_txn, migration 9): the
         // append's first event carries it. RoomService.send sets both already.
         const ev = txn && appended.length === 0 && (given.txn_id !== txn.txnId || given.txn_token !== txn.token)
           ? { ...given, txn_id: txn.txnId, txn_token: txn.token } : given;
