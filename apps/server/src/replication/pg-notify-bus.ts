@@ -41,7 +41,7 @@ export class PgNotifyBus implements ReplicationBus {
   private readonly handlers: ((m: ReplicationMessage) => void)[] = [];
   private readonly reconnectHandlers: (() => void)[] = [];
   private readonly peerHandlers: (() => void)[] = [];
-  /** The origins heard from: a hello from one not in here is answered. */
+  /** The other processes heard from; the first makes this one announce room events. */
   private readonly peers = new Set<string>();
   private listener: pg.Client | null = null;
   private publisher: pg.Client | null = null;
@@ -96,13 +96,12 @@ export class PgNotifyBus implements ReplicationBus {
     this.sendHello();
   }
 
-  /** Records a process heard from; true when it is new. */
-  private heard(origin: string): boolean {
-    if (this.peers.has(origin)) return false;
+  /** Records a process heard from; the first one heard runs the onPeer handlers. */
+  private heard(origin: string): void {
+    if (this.peers.has(origin)) return;
     const first = this.peers.size === 0;
     this.peers.add(origin);
     if (first) for (const h of this.peerHandlers) h();
-    return true;
   }
 
   /** Whether another process has been heard from, and so whether publish sends anything. */
