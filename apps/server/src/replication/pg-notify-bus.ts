@@ -110,8 +110,11 @@ export class PgNotifyBus implements ReplicationBus {
   }
 
   private sendHello(hello: Hello = HELLO): void {
-    if (this.closed) return;
-    this.pending.push(hello);
+    if (!this.closed) this.enqueue(hello);
+  }
+
+  private enqueue(message: Sent): void {
+    this.pending.push(message);
     if (!this.sending) this.publishing = this.drain();
   }
 
@@ -151,12 +154,12 @@ export class PgNotifyBus implements ReplicationBus {
     // and a process just started may have read those positions before its hello was heard.
     if (message.t === 'events' && this.peers.size === 0) return;
     const last = this.pending.at(-1);
+    // a pending message means a drain is under way: replacing one needs no new drain
     if (message.t === 'events' && last?.t === 'events') {
       this.pending[this.pending.length - 1] = { t: 'events', pos: Math.max(last.pos, message.pos) };
     } else {
-      this.pending.push(message);
+      this.enqueue(message);
     }
-    if (!this.sending) this.publishing = this.drain();
   }
 
   /** Sends what is pending, in order, one notice at a time: a session's NOTIFYs arrive in the order sent. */

@@ -382,14 +382,11 @@ export class PgEventStore implements EventStore {
           (SELECT version FROM room_state_versions WHERE room_id = r.room_id) AS v
         FROM (VALUES ${rooms.map((r) => `(${textLiteral(r)})`).join(', ')}) AS r(room_id);
         ${txns.length > 0
-    ? `SELECT e.txn_token_hash AS _txn_token, e.txn_id AS _txn_id, e.* FROM events e
-        WHERE (e.txn_token_hash, e.txn_id) IN (${txns.map((t) => `(${textLiteral(t.token)}, ${textLiteral(t.txnId)})`).join(', ')})`
+    ? `SELECT * FROM events WHERE (txn_token_hash, txn_id) IN (${txns.map((t) => `(${textLiteral(t.token)}, ${textLiteral(t.txnId)})`).join(', ')})`
     : 'SELECT 1 WHERE FALSE'}`) as unknown as pg.QueryResult[];
       const heads = results[2]!.rows as { room_id: string; s: number | null; d: number | null; v: number | null }[];
       const knownTxns = new Map<string, PersistedEvent>();
-      for (const row of results[3]!.rows as (EventRow & { _txn_token: string; _txn_id: string })[]) {
-        knownTxns.set(txnKey(row._txn_token, row._txn_id), eventFromRow(row));
-      }
+      for (const row of results[3]!.rows as EventRow[]) knownTxns.set(txnKey(row.txn_token_hash!, row.txn_id!), eventFromRow(row));
       const stream = heads[0]?.s ?? 0;
       const roomCtx = new Map<string, BatchRoom>();
       for (const h of heads) {
@@ -405,7 +402,10 @@ export class PgEventStore implements EventStore {
       const { eventRows, stateRows, memberRows, outcomes } = this.planBatch(batch, roomCtx, stream, knownTxns);
       const changedRooms = [...roomCtx].filter(([, r]) => r.stateChanged).map(([id]) => id);
       // the rows axon_append_batch numbers depths from (migration 9)
-      const depthRows = heads.filter((h) => roomCtx.get(h.room_id)!.depth !== (h.d ?? 0)).map((h) => [h.room_id, roomCtx.get(h.room_id)!.depth]);
+      const depthRows = heads.flatMap((h) => {
+        const room = roomCtx.get(h.room_id)!;
+        return room.depth !== (h.d ?? 0) ? [[h.room_id, room.depth]] : [];
+      });
       const newVersions = new Map<string, number>();
       if (eventRows.length > 0) {
         const b = new StatementBuilder();
