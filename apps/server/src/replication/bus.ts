@@ -3,8 +3,14 @@
  * (persisted-up-to) positions: a receiver may advance to them at once.
  */
 export type ReplicationMessage =
-  /** Room events up to `pos` are committed: read (last ingested, pos] from the database. */
-  | { readonly t: 'events'; readonly pos: number }
+  /**
+   * Room events up to `pos` are committed: read (last ingested, pos] from the database.
+   * `evs`, when there, names the announced events that a receiver may leave unread unless
+   * it serves their rooms (position and room id): events that change nothing a process
+   * keeps but its caches (not memberships, not redactions). Positions it does not name
+   * are read as ever.
+   */
+  | { readonly t: 'events'; readonly pos: number; readonly evs?: readonly (readonly [number, string])[] }
   /** A redaction was applied to `eventId` (after its m.room.redaction event was announced). */
   | { readonly t: 'redacted'; readonly eventId: string }
   | { readonly t: 'receipt'; readonly pos: number; readonly roomId: string }

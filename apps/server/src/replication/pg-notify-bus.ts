@@ -16,6 +16,25 @@ const HELLO: Hello = { t: 'hello' };
 const HELLO_BACK: Hello = { t: 'hello', re: true };
 type Sent = ReplicationMessage | Hello;
 
+/** Characters of `evs` one events message carries at most; receivers read what it leaves out. */
+const EVS_BUDGET = 6000;
+
+type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
+
+/** Two events notices as one: the newer position, and the named events of both as far as they fit. */
+function mergeEvents(a: EventsMessage, b: EventsMessage): EventsMessage {
+  const evs = [...(a.evs ?? [])];
+  let size = 0;
+  for (const [, roomId] of evs) size += roomId.length + 24;
+  for (const e of b.evs ?? []) {
+    size += e[1].length + 24;
+    if (size > EVS_BUDGET) break;
+    evs.push(e);
+  }
+  const pos = Math.max(a.pos, b.pos);
+  return evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos };
+}
+
 /**
  * ReplicationBus over PostgreSQL's LISTEN/NOTIFY: one dedicated connection listens, and
  * publishing is a `SELECT pg_notify(...)` on a second one. Each process tags its messages
@@ -23,7 +42,8 @@ type Sent = ReplicationMessage | Hello;
  *
  * A notice carries a JSON array of messages: what was published while the previous notice
  * was on its way goes out together, and a run of `events` messages shrinks to its newest
- * position. Under load that is one NOTIFY per batch of sends rather than one per send.
+ * position (and the events they name, as far as EVS_BUDGET allows). Under load that is one
+ * NOTIFY per batch of sends rather than one per send.
  *
  * A process alone on its database announces no room events: a NOTIFY per batch of sends,
  * a query on a connection of its own, was about a twentieth of a lone process's CPU and of
@@ -156,9 +176,9 @@ export class PgNotifyBus implements ReplicationBus {
     const last = this.pending.at(-1);
     // a pending message means a drain is under way: replacing one needs no new drain
     if (message.t === 'events' && last?.t === 'events') {
-      this.pending[this.pending.length - 1] = { t: 'events', pos: Math.max(last.pos, message.pos) };
+      this.pending[this.pending.length - 1] = mergeEvents(last, message);
     } else {
-      this.enqueue(message);
+      this.enqueue(message.t === 'events' ? mergeEvents({ t: 'events', pos: 0, evs: [] }, message) : message);
     }
   }
 
@@ -191,7 +211,9 @@ export class PgNotifyBus implements ReplicationBus {
     const out: string[] = [];
     let current = '';
     for (const message of messages) {
-      const json = JSON.stringify(message);
+      let json = JSON.stringify(message);
+      // the events named for leaving unread are a saving, not the news: the position is
+      if (prefix.length + json.length + 1 > MAX_PAYLOAD && message.t === 'events') json = JSON.stringify({ t: 'events', pos: message.pos });
       if (prefix.length + json.length + 1 > MAX_PAYLOAD) {
         this.logger.warn({ type: message.t }, 'replication: message too large to publish; others catch up from the database');
         continue;

@@ -10,6 +10,14 @@ import type { ReplicationBus, ReplicationMessage } from './bus.js';
 
 type EventRow = Parameters<typeof eventFromRow>[0];
 
+/**
+ * Whether other processes may leave this event unread: feeding it changes nothing they
+ * keep but caches (SyncService.onPersisted's special cases are memberships and redactions).
+ */
+function leavableUnread(e: PersistedEvent): boolean {
+  return e.type !== 'm.room.member' && e.type !== 'm.room.redaction';
+}
+
 /** How often a process checks the database for events it was not told about (lost NOTIFYs). */
 const SAFETY_POLL_MS = 2_000;
 const BATCH = 500;
@@ -36,6 +44,11 @@ export class Replicator {
   private queue: Promise<void> = Promise.resolve();
   /** This process's own events, not fed yet: fed as they are, never read back. */
   private readonly own = new Map<number, PersistedEvent>();
+  /**
+   * Other processes' events named in their notices as safe to leave unread (position to
+   * room id): not read unless this process serves the room (SyncService.servesRoom).
+   */
+  private readonly named = new Map<number, string>();
   /** The newest position this process committed (announced to a peer first heard: onPeer). */
   private ownHigh = 0;
   private safetyTimer: ReturnType<typeof setInterval> | undefined;
@@ -134,7 +147,9 @@ export class Replicator {
     const pos = events.at(-1)!.stream_ordering;
     if (pos > this.ownHigh) this.ownHigh = pos;
     this.enqueue(pos);
-    this.bus.publish({ t: 'events', pos });
+    const evs: [number, string][] = [];
+    for (const e of events) if (leavableUnread(e)) evs.push([e.stream_ordering, e.room_id]);
+    this.bus.publish(evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos });
   }
 
   private onMessage(m: ReplicationMessage, setTyping: (roomId: string, userId: string, typing: boolean, timeoutMs?: number) => number): void {
@@ -142,6 +157,10 @@ export class Replicator {
     if (!sync || this.closed) return;
     switch (m.t) {
       case 'events':
+        if (m.evs) {
+          if (this.named.size + m.evs.length > MAX_OWN) this.named.clear();
+          for (const [pos, roomId] of m.evs) if (pos > this.last) this.named.set(pos, roomId);
+        }
         this.enqueue(m.pos);
         break;
       case 'redacted':
@@ -186,12 +205,20 @@ export class Replicator {
     this.last = events.at(-1)!.stream_ordering;
   }
 
+  /** A named event of another process that this one may leave unread: nobody here serves its room. */
+  private unreadRoom(pos: number): string | undefined {
+    const roomId = this.named.get(pos);
+    return roomId !== undefined && !this.sync!.servesRoom(roomId) ? roomId : undefined;
+  }
+
   /**
    * Feeds every event up to `target`, in stream order: this process's own as they are, the
-   * others' read from the database in the ranges between them.
+   * others' named events in rooms it does not serve as positions only, and the rest read
+   * from the database in the ranges between them.
    */
   private async ingest(target: number): Promise<void> {
     for (const pos of this.own.keys()) if (pos <= this.last) this.own.delete(pos);
+    for (const pos of this.named.keys()) if (pos <= this.last) this.named.delete(pos);
     while (this.last < target && !this.closed) {
       const run: PersistedEvent[] = [];
       for (let pos = this.last + 1; pos <= target; pos++) {
@@ -204,11 +231,24 @@ export class Replicator {
         this.feed(run);
         continue;
       }
-      let nextOwn = target + 1;
-      for (const pos of this.own.keys()) if (pos > this.last && pos < nextOwn) nextOwn = pos;
+      const unread: { stream_ordering: number; room_id: string }[] = [];
+      for (let pos = this.last + 1; pos <= target; pos++) {
+        const roomId = this.unreadRoom(pos);
+        if (roomId === undefined) break;
+        unread.push({ stream_ordering: pos, room_id: roomId });
+        this.named.delete(pos);
+      }
+      if (unread.length > 0) {
+        this.sync!.onPersistedUnread(unread);
+        this.last = unread.at(-1)!.stream_ordering;
+        continue;
+      }
+      // read up to the next position this process has or may leave unread
+      let end = this.last + 1;
+      while (end < target && !this.own.has(end + 1) && this.unreadRoom(end + 1) === undefined && end - this.last < BATCH) end++;
       const rows = (await this.reader.query<EventRow>(
         'SELECT * FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2 ORDER BY stream_ordering LIMIT $3',
-        [this.last, nextOwn - 1, BATCH])).rows;
+        [this.last, end, BATCH])).rows;
       if (rows.length === 0 || this.closed) return;
       this.feed(rows.map(eventFromRow));
     }

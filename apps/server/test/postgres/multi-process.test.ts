@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RAISED_RATE_LIMIT, register, request, SHARED_SECRET, startAxon, V1, type Account, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { createRoom, enc, events, follow, membership } from '../sync/util.js';
+import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
 
 let db: TestDatabase;
 let dir: string;
@@ -135,6 +135,27 @@ describe('three processes, one database', () => {
       expect(res.status).toBe(200);
       expect(res.body.chunk.map((e) => e.event_id)).toEqual([b, a]);
     }
+  });
+
+  it('a process that left another\'s events unread (nobody polled the room there) serves them from the store', async () => {
+    const carol = await register(url(0));
+    const dave = await register(url(1));
+    const quiet = await createRoom(url(0), carol, { preset: 'public_chat' });
+    expect(await membership(url(1), dave, quiet, 'join')).toBe(200);
+    const from = await now(url(0), carol);
+    const sent: string[] = [];
+    for (let i = 0; i < 3; i++) sent.push(await put(url(0), carol, quiet, `quiet${i}`, `quiet ${i}`));
+    // dave has never polled process 2, so nobody there serves the room
+    const { all, end } = await follow(url(2), dave, from, (a) => bodies(a).length >= 3, 10_000);
+    expect(all.filter((e) => e['type'] === 'm.room.message').map((e) => e['event_id'])).toEqual(sent);
+    const sync = await initialSync(url(2), dave, { limit: 2 });
+    expect(sync.status).toBe(200);
+    const room = (sync.body['rooms'] as Array<{ room_id: string; messages: { chunk: Array<{ event_id: string }> } }>).find((r) => r.room_id === quiet)!;
+    expect(room.messages.chunk.map((e) => e.event_id)).toEqual(sent.slice(1));
+    // now served there: the next send is read and delivered as ever
+    const last = await put(url(0), carol, quiet, 'quiet3', 'quiet 3');
+    const next = await follow(url(2), dave, end, (a) => bodies(a).length >= 1, 10_000);
+    expect(next.all.filter((e) => e['type'] === 'm.room.message').map((e) => e['event_id'])).toEqual([last]);
   });
 
   it('a logout through one process is refused by the others, which had the token in memory', async () => {

@@ -142,6 +142,11 @@ export class Notifier {
     }
   }
 
+  /** Whether a user stream (a poll now or within the expiry) watches the room. */
+  watchesRoom(roomId: string): boolean {
+    return this.roomIndex.has(roomId);
+  }
+
   /** Call on a join or invite, so the user hears of the room's events from now on. */
   userJoinedRoom(userId: string, roomId: string): void {
     const s = this.streams.get(userId);

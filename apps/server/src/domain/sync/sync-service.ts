@@ -188,7 +188,8 @@ export class SyncService {
   readonly options: SyncOptions;
   private readonly store: EventStore;
   private readonly now: () => number;
-  private readonly recent = new Map<number, PersistedEvent>();
+  /** Recent room events by stream ordering; a room id stands for an event left unread (onPersistedUnread). */
+  private readonly recent = new Map<number, PersistedEvent | string>();
   private recentMin = Number.POSITIVE_INFINITY;
   /** initialSync's timelines without SQL: see RoomTail, extendTail and fillTail. */
   private readonly tails = new Map<string, RoomTail>();
@@ -264,7 +265,7 @@ export class SyncService {
    */
   onPersisted(events: readonly PersistedEvent[]): void {
     for (const ev of events) {
-      this.remember(ev);
+      this.remember(ev.stream_ordering, ev);
       this.extendTail(ev);
       if (ev.type === 'm.room.member' && ev.state_key !== undefined && typeof ev.content['membership'] === 'string') {
         this.membership.apply(ev.room_id, ev.state_key, ev.content['membership'] as Membership, ev.stream_ordering);
@@ -288,9 +289,38 @@ export class SyncService {
     });
   }
 
-  private remember(ev: PersistedEvent): void {
-    this.recent.set(ev.stream_ordering, ev);
-    if (ev.stream_ordering < this.recentMin) this.recentMin = ev.stream_ordering;
+  /**
+   * Whether this process serves a room: a user stream (a poll now or lately) is watching it.
+   * Another process's events in a room it does not serve may be left unread.
+   */
+  servesRoom(roomId: string): boolean {
+    return this.notifier.watchesRoom(roomId);
+  }
+
+  /**
+   * Room events another process committed, in stream order, that this one did not read (in
+   * rooms it does not serve, and not memberships or redactions). "Now" moves past them and
+   * their rooms' watchers, if any started since, are woken; a poll that wants them reads them
+   * from the store, as do initialSync's timelines (the rooms' tails are dropped).
+   */
+  onPersistedUnread(events: readonly { readonly stream_ordering: number; readonly room_id: string }[]): void {
+    for (const ev of events) {
+      this.remember(ev.stream_ordering, ev.room_id);
+      this.lastPersistedIn.set(ev.room_id, ev.stream_ordering);
+      this.tails.delete(ev.room_id);
+    }
+    const last = events.at(-1);
+    if (!last || this.stopped) return;
+    this.notifier.advanceCurrent('room', last.stream_ordering);
+    setImmediate(() => {
+      if (this.stopped) return;
+      for (const ev of events) this.notifier.onNewEvent('room', ev.stream_ordering, { rooms: [ev.room_id] });
+    });
+  }
+
+  private remember(pos: number, ev: PersistedEvent | string): void {
+    this.recent.set(pos, ev);
+    if (pos < this.recentMin) this.recentMin = pos;
     while (this.recent.size > this.options.recentEvents) {
       this.recent.delete(this.recentMin);
       this.recentMin++;
@@ -352,6 +382,7 @@ export class SyncService {
   private forgetRedacted(eventId: string): void {
     this.jsonCache.invalidate(eventId);
     for (const [s, ev] of this.recent) {
+      if (typeof ev === 'string') continue;
       if (ev.event_id === eventId || ev.replaces_state === eventId) {
         this.recent.delete(s);
         this.jsonCache.invalidate(ev.event_id);
@@ -367,6 +398,11 @@ export class SyncService {
       for (let s = from + 1; s <= to; s++) {
         const ev = this.recent.get(s);
         if (!ev) { complete = false; break; }
+        if (typeof ev === 'string') {
+          // left unread: the store has it, and the range only if the event is wanted
+          if (rooms.has(ev)) { complete = false; break; }
+          continue;
+        }
         if (rooms.has(ev.room_id)) {
           out.push(ev);
           if (out.length >= limit) break;

@@ -1,0 +1,125 @@
+/**
+ * Another process's events in rooms this process does not serve, when its notice names
+ * them, are passed on as positions only (SyncService.onPersistedUnread) and never read
+ * from the database; memberships, redactions, events in rooms served here and positions
+ * no notice names are read as before. Runs in the PostgreSQL project only.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PersistedEvent } from '../../src/domain/events/types.js';
+import type { SyncService } from '../../src/domain/sync/sync-service.js';
+import { createLogger } from '../../src/logging.js';
+import type { ReplicationBus, ReplicationMessage } from '../../src/replication/bus.js';
+import { Replicator } from '../../src/replication/replicator.js';
+import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
+import { newEvent as ev } from '../helpers/group-commit.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+let db: TestDatabase;
+let mine: PgStorage;
+let other: PgStorage;
+let replicator: Replicator;
+let deliver: (m: ReplicationMessage) => void = () => {};
+const published: ReplicationMessage[] = [];
+const fed: number[] = [];
+const unread: [number, string][] = [];
+/** Positions the replicator read from the database. */
+const read = new Set<number>();
+const served = new Set<string>();
+
+const bus: ReplicationBus = {
+  publish: (m) => { published.push(m); },
+  onMessage: (h) => { deliver = h; },
+  onReconnect: () => {}, close: async () => {},
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  mine = await PgStorage.open({ url: db.url, poolSize: 2 });
+  other = await PgStorage.open({ url: db.url, poolSize: 2 });
+  replicator = new Replicator(bus, db.url, createLogger('error'));
+  const reader = (replicator as unknown as { reader: { query: (...args: unknown[]) => Promise<{ rows: { stream_ordering: number }[] }> } }).reader;
+  const query = reader.query.bind(reader);
+  reader.query = async (...args: unknown[]) => {
+    const res = await query(...args);
+    if (String(args[0]).includes('stream_ordering > $1')) for (const r of res.rows) read.add(Number(r.stream_ordering));
+    return res;
+  };
+  const sync = {
+    currentToken: () => ({ room: { stream: 0 } }),
+    streams: { typing: { setTyping: () => 0 } },
+    servesRoom: (roomId: string) => served.has(roomId),
+    onPersisted: (events: readonly PersistedEvent[]) => { fed.push(...events.map((e) => e.stream_ordering)); },
+    onPersistedUnread: (events: readonly { stream_ordering: number; room_id: string }[]) => {
+      unread.push(...events.map((e): [number, string] => [e.stream_ordering, e.room_id]));
+    },
+  } as unknown as SyncService;
+  replicator.attach(sync);
+  clearInterval((replicator as unknown as { safetyTimer: ReturnType<typeof setInterval> }).safetyTimer);
+  await settled();
+}, 60_000);
+
+afterAll(async () => {
+  await replicator?.close();
+  await mine?.close();
+  await other?.close();
+  await db?.drop();
+}, 30_000);
+
+const settled = (): Promise<void> => (replicator as unknown as { queue: Promise<void> }).queue;
+
+/** Appends through "another process" and returns the events' positions. */
+async function appendOther(roomId: string, type: string, content: Record<string, unknown>, stateKey?: string): Promise<number> {
+  const res = await other.events.appendEvents(roomId, (tx) => { tx.append(ev(roomId, type, content, stateKey)); });
+  return res.events[0]!.stream_ordering;
+}
+
+describe('replication of events this process does not serve', () => {
+  it('leaves named events in unserved rooms unread, and reads the rest in order', async () => {
+    const quiet = '!quiet:x';
+    const busy = '!busy:x';
+    served.add(busy);
+    const c1 = await appendOther(quiet, 'm.room.create', { creator: '@u:x' }, '');
+    const c2 = await appendOther(busy, 'm.room.create', { creator: '@u:x' }, '');
+    const m1 = await appendOther(quiet, 'm.room.message', { body: 'one' });
+    const m2 = await appendOther(busy, 'm.room.message', { body: 'two' });
+    const j = await appendOther(quiet, 'm.room.member', { membership: 'join' }, '@u:x');
+    const m3 = await appendOther(quiet, 'm.room.message', { body: 'three' });
+    const m4 = await appendOther(quiet, 'm.room.message', { body: 'four' });
+    // as the writer names them (not the membership), and m4 in no notice
+    deliver({ t: 'events', pos: m4, evs: [[c1, quiet], [c2, busy], [m1, quiet], [m2, busy], [m3, quiet]] });
+    await settled();
+
+    expect(unread).toEqual([[c1, quiet], [m1, quiet], [m3, quiet]]);
+    expect(fed).toEqual([c2, m2, j, m4]);
+    expect([...read].sort((a, b) => a - b)).toEqual([c2, m2, j, m4]);
+    // every position once, in order
+    expect([...unread.map(([p]) => p), ...fed].sort((a, b) => a - b)).toEqual([c1, c2, m1, m2, j, m3, m4]);
+  });
+
+  it('reads a named event once its room is served', async () => {
+    const room = '!later:x';
+    const before = unread.length;
+    const m = await appendOther(room, 'm.room.message', { body: 'wanted' });
+    served.add(room);
+    deliver({ t: 'events', pos: m, evs: [[m, room]] });
+    await settled();
+    expect(unread.length).toBe(before);
+    expect(fed.at(-1)).toBe(m);
+    expect(read.has(m)).toBe(true);
+  });
+
+  it('a writer names its events but not memberships or redactions', async () => {
+    const room = '!named:x';
+    published.length = 0;
+    const res = await mine.events.appendEvents(room, (tx) => {
+      tx.append(ev(room, 'm.room.create', { creator: '@u:x' }, ''));
+      tx.append(ev(room, 'm.room.member', { membership: 'join' }, '@u:x'));
+      tx.append(ev(room, 'm.room.message', { body: 'hi' }));
+      tx.append({ ...ev(room, 'm.room.redaction', {}), redacts: '$gone' });
+    });
+    replicator.onLocalPersisted(res.events);
+    const [create, , message, redaction] = res.events.map((e) => e.stream_ordering);
+    expect(published).toEqual([{ t: 'events', pos: redaction, evs: [[create, room], [message, room]] }]);
+    await settled();
+  });
+});
