@@ -18,6 +18,7 @@ import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
 import { openStorage } from './storage/open.js';
 import { PgNotifyBus } from './replication/pg-notify-bus.js';
+import type { PgEventStore } from './storage/postgres/pg-events.js';
 import { Replicator } from './replication/replicator.js';
 import { clientListener, metricsListeners } from './config/listeners.js';
 import { instrumentStorage } from './metrics/instrument-storage.js';
@@ -47,6 +48,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const replication = config.database.name === 'postgres'
     ? new Replicator(await PgNotifyBus.connect(config.database.args.url, logger), config.database.args.url, logger)
     : null;
+  // one-call batches carry their own replication notice (PgEventStore.announceWith)
+  if (replication) (storage.events as Partial<Pick<PgEventStore, 'announceWith'>>).announceWith?.(replication.inBandNotice());
   const eventStore = replication ? replication.wrapEvents(storage.events) : storage.events;
   const sync = await SyncService.create({
     events: eventStore, streams: replication ? replication.wrapStreams(storage.streams) : storage.streams,

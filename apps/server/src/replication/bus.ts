@@ -1,4 +1,10 @@
 /**
+ * Characters of `evs` (room ids and 24 for the rest of each entry) one events message
+ * carries at most, so that it fits a NOTIFY's 8000 bytes; receivers read what it leaves out.
+ */
+export const EVS_BUDGET = 6000;
+
+/**
  * What server processes on one database tell each other. Positions are always committed
  * (persisted-up-to) positions: a receiver may advance to them at once.
  */
@@ -37,5 +43,11 @@ export interface ReplicationBus {
    * unannounced; the handler announces the newest positions.
    */
   onPeer?(handler: () => void): void;
+  /**
+   * For a bus on PostgreSQL's NOTIFY: the channel and the payload prefix (origin) under
+   * which a notice sent by another statement (the event store's in-band one) arrives as
+   * this process's; null while room events are not announced (no other process heard).
+   */
+  noticeTarget?(): { channel: string; prefix: string } | null;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logging.js';
-import type { ReplicationBus, ReplicationMessage } from './bus.js';
+import { EVS_BUDGET, type ReplicationBus, type ReplicationMessage } from './bus.js';
 
 const CHANNEL = 'axon_replication';
 /** NOTIFY payloads must stay under 8000 bytes; typing ids are bounded well below that. */
@@ -16,8 +16,6 @@ const HELLO: Hello = { t: 'hello' };
 const HELLO_BACK: Hello = { t: 'hello', re: true };
 type Sent = ReplicationMessage | Hello;
 
-/** Characters of `evs` one events message carries at most; receivers read what it leaves out. */
-const EVS_BUDGET = 6000;
 
 type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
 
@@ -122,6 +120,15 @@ export class PgNotifyBus implements ReplicationBus {
     const first = this.peers.size === 0;
     this.peers.add(origin);
     if (first) for (const h of this.peerHandlers) h();
+  }
+
+  /**
+   * Where and how a room-events notice sent by other means (the event store's in-band
+   * NOTIFY) reaches the others' buses: null while no other process has been heard, when
+   * events are not announced.
+   */
+  noticeTarget(): { channel: string; prefix: string } | null {
+    return this.peers.size > 0 && !this.closed ? { channel: CHANNEL, prefix: `${this.origin} ` } : null;
   }
 
   /** Whether another process has been heard from, and so whether publish sends anything. */

@@ -6,7 +6,8 @@ import type { EventStore } from '../storage/events.js';
 import type { StreamStore } from '../storage/streams.js';
 import { escapeTextParams, pgTypes } from '../storage/postgres/pg-db.js';
 import { eventFromRow } from '../storage/rows.js';
-import type { ReplicationBus, ReplicationMessage } from './bus.js';
+import type { InBandNotice } from '../storage/postgres/pg-events.js';
+import { EVS_BUDGET, type ReplicationBus, type ReplicationMessage } from './bus.js';
 
 type EventRow = Parameters<typeof eventFromRow>[0];
 
@@ -14,7 +15,7 @@ type EventRow = Parameters<typeof eventFromRow>[0];
  * Whether other processes may leave this event unread: feeding it changes nothing they
  * keep but caches (SyncService.onPersisted's special cases are memberships and redactions).
  */
-function leavableUnread(e: PersistedEvent): boolean {
+function leavableUnread(e: { readonly type: string }): boolean {
   return e.type !== 'm.room.member' && e.type !== 'm.room.redaction';
 }
 
@@ -51,6 +52,8 @@ export class Replicator {
   private readonly named = new Map<number, string>();
   /** The newest position this process committed (announced to a peer first heard: onPeer). */
   private ownHigh = 0;
+  /** The newest position the event store announced in band (inBandNotice). */
+  private announcedHigh = 0;
   private safetyTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private readonly reader: pg.Pool;
@@ -139,6 +142,32 @@ export class Replicator {
     this.catchUp();
   }
 
+  /**
+   * The event store's in-band announcements (PgEventStore.announceWith): one-call batches
+   * carry their own notice, sent by the function that commits them, so that they need no
+   * NOTIFY after it.
+   */
+  inBandNotice(): InBandNotice {
+    return {
+      notice: (events) => {
+        const target = this.bus.noticeTarget?.();
+        if (!target || events.length === 0) return null;
+        const evs: [number, string][] = [];
+        let size = 0;
+        for (const e of events) {
+          if (!leavableUnread(e)) continue;
+          size += e.roomId.length + 24;
+          if (size > EVS_BUDGET) break;
+          evs.push([e.offset, e.roomId]);
+        }
+        return { ...target, last: events.at(-1)!.offset, evs };
+      },
+      announced: (pos) => {
+        if (pos > this.announcedHigh) this.announcedHigh = pos;
+      },
+    };
+  }
+
   /** RoomService's onPersisted in a multi-process deployment. */
   onLocalPersisted(events: readonly PersistedEvent[]): void {
     if (events.length === 0) return;
@@ -147,6 +176,8 @@ export class Replicator {
     const pos = events.at(-1)!.stream_ordering;
     if (pos > this.ownHigh) this.ownHigh = pos;
     this.enqueue(pos);
+    // announced already by the call that committed them
+    if (pos <= this.announcedHigh) return;
     const evs: [number, string][] = [];
     for (const e of events) if (leavableUnread(e)) evs.push([e.stream_ordering, e.room_id]);
     this.bus.publish(evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos });

@@ -226,4 +226,11 @@ ALTER TABLE event_txns_by_key RENAME TO event_txns;
     // PostgreSQL's twin pins the plans of its one-call append; SQLite has no such function.
     sql: 'SELECT 1;',
   },
+  {
+    version: 11,
+    name: 'appends announced in the call that commits them',
+    // PostgreSQL's twin sends the replication notice from its one-call append; SQLite
+    // serves one process.
+    sql: 'SELECT 1;',
+  },
 ];

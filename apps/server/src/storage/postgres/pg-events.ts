@@ -103,12 +103,40 @@ class StatementBuilder {
  * Each process caches room state; room_state_versions tells it, under the lock or in one
  * query, whether its copy is still current.
  */
+/**
+ * Announces one-call batches to the other processes from inside the call that commits them
+ * (migration 11), rather than by a NOTIFY of its own after it.
+ */
+export interface InBandNotice {
+  /**
+   * What the function is to send for a batch of these events (offsets from the stream's
+   * head, in order), or null for nothing (no other process listens).
+   */
+  notice(events: readonly { offset: number; roomId: string; type: string }[]): JsonNotice | null;
+  /** The batch's events up to `pos` were announced. */
+  announced(pos: number): void;
+}
+
+/** axon_append_batch's 'notify': the channel, the payload's prefix, the last offset and the named events. */
+export interface JsonNotice {
+  readonly channel: string;
+  readonly prefix: string;
+  readonly last: number;
+  readonly evs: readonly (readonly [number, string])[];
+}
+
 export class PgEventStore implements EventStore {
   private readonly stateCache = new Map<string, CachedState>();
+  private inBand: InBandNotice | null = null;
   /** Rooms seen to exist: every send checks, and rooms are never deleted. */
   private readonly knownRooms = new Set<string>();
 
   constructor(private readonly pool: pg.Pool) {}
+
+  /** Announces one-call batches through `notice` from now on (a multi-process deployment). */
+  announceWith(notice: InBandNotice): void {
+    this.inBand = notice;
+  }
 
   private async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     return (await this.pool.query(sql, params)).rows as T[];
@@ -315,8 +343,10 @@ export class PgEventStore implements EventStore {
     const txnUnvouched = (o: Outcome, i: number): boolean => batch[i]!.options.txn !== undefined && !(o.ok && o.result.events.length > 0);
     if (planned.outcomes.some(txnUnvouched)) return false;
     const rooms = [...roomCtx].map(([id, r]) => [id, r.version, r.stateChanged]);
+    const notify = this.inBand?.notice(planned.eventRows.map((r) => ({ offset: r[0] as number, roomId: r[2] as string, type: r[3] as string }))) ?? null;
     const json = JSON.stringify({
       rooms, events: planned.eventRows, state: planned.stateRows, members: planned.memberRows,
+      ...(notify ? { notify } : {}),
     });
     // jsonb cannot hold U+0000 (written \u0000 by JSON.stringify); the locked path stores it escaped
     if (json.includes('\\u0000')) return false;
@@ -328,6 +358,7 @@ export class PgEventStore implements EventStore {
       // room ids come back as the database holds them (encodeText)
       const heads = res.rows[0]!.r;
       place = (ev) => [ev.stream_ordering + heads.s, ev.topological_ordering + heads.d[encodeText(ev.room_id)]!];
+      if (notify) this.inBand!.announced(heads.s + notify.last);
     } catch (err) {
       // The function refused (state moved, a txnId another process committed): nothing
       // was stored, and the locked path plans again from the database's view.
