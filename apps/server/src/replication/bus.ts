@@ -1,5 +1,5 @@
 /**
- * Characters of `evs` (room ids and 24 for the rest of each entry) one events message
+ * Bytes of `evs` (room ids' UTF-8 and 24 for the rest of each entry) one events message
  * carries at most, so that it fits a NOTIFY's 8000 bytes; receivers read what it leaves out.
  */
 export const EVS_BUDGET = 6000;

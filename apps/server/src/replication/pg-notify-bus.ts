@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logging.js';
+import { decodeText, escapeTextParams } from '../storage/postgres/pg-db.js';
 import { EVS_BUDGET, type ReplicationBus, type ReplicationMessage } from './bus.js';
 
 const CHANNEL = 'axon_replication';
@@ -23,9 +24,9 @@ type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
 function mergeEvents(a: EventsMessage, b: EventsMessage): EventsMessage {
   const evs = [...(a.evs ?? [])];
   let size = 0;
-  for (const [, roomId] of evs) size += roomId.length + 24;
+  for (const [, roomId] of evs) size += Buffer.byteLength(roomId) + 24;
   for (const e of b.evs ?? []) {
-    size += e[1].length + 24;
+    size += Buffer.byteLength(e[1]) + 24;
     if (size > EVS_BUDGET) break;
     evs.push(e);
   }
@@ -35,7 +36,8 @@ function mergeEvents(a: EventsMessage, b: EventsMessage): EventsMessage {
 
 /**
  * ReplicationBus over PostgreSQL's LISTEN/NOTIFY: one dedicated connection listens, and
- * publishing is a `SELECT pg_notify(...)` on a second one. Each process tags its messages
+ * publishing is a `SELECT pg_notify(...)` on a second one (or, for a batch of room events
+ * that goes to the database in one call, inside that call: noticeTarget). Each process tags its messages
  * with a random origin id and drops its own. Reconnects with backoff.
  *
  * A notice carries a JSON array of messages: what was published while the previous notice
@@ -84,12 +86,15 @@ export class PgNotifyBus implements ReplicationBus {
     const client = new pg.Client({ connectionString: this.url, application_name: 'axon-listen' });
     client.on('notification', (n) => {
       if (n.channel !== CHANNEL || !n.payload) return;
-      const sep = n.payload.indexOf(' ');
-      const origin = n.payload.slice(0, sep);
+      // Payloads are sent as text parameters, escaped as every string is (encodeText):
+      // by the notice connection, and by the event store for the notices in its batches.
+      const payload = decodeText(n.payload);
+      const sep = payload.indexOf(' ');
+      const origin = payload.slice(0, sep);
       if (origin === this.origin) return;
       let parsed: Sent | Sent[];
       try {
-        parsed = JSON.parse(n.payload.slice(sep + 1)) as Sent | Sent[];
+        parsed = JSON.parse(payload.slice(sep + 1)) as Sent | Sent[];
       } catch {
         return;
       }
@@ -166,6 +171,7 @@ export class PgNotifyBus implements ReplicationBus {
   private async publisherClient(): Promise<pg.Client> {
     if (this.publisher) return this.publisher;
     const client = new pg.Client({ connectionString: this.url, application_name: 'axon-notify' });
+    escapeTextParams(client);
     const drop = (): void => { if (this.publisher === client) this.publisher = null; };
     client.on('error', drop);
     client.on('end', drop);
@@ -212,24 +218,31 @@ export class PgNotifyBus implements ReplicationBus {
     }
   }
 
-  /** The messages as few notice payloads as fit in MAX_PAYLOAD each, in order. */
+  /** The messages as few notice payloads as fit in MAX_PAYLOAD bytes each, in order. */
   private payloads(messages: readonly Sent[]): string[] {
     const prefix = `${this.origin} [`;
     const out: string[] = [];
     let current = '';
+    let currentBytes = 0;
     for (const message of messages) {
       let json = JSON.stringify(message);
+      let bytes = Buffer.byteLength(json);
       // the events named for leaving unread are a saving, not the news: the position is
-      if (prefix.length + json.length + 1 > MAX_PAYLOAD && message.t === 'events') json = JSON.stringify({ t: 'events', pos: message.pos });
-      if (prefix.length + json.length + 1 > MAX_PAYLOAD) {
+      if (prefix.length + bytes + 1 > MAX_PAYLOAD && message.t === 'events') {
+        json = JSON.stringify({ t: 'events', pos: message.pos });
+        bytes = json.length;
+      }
+      if (prefix.length + bytes + 1 > MAX_PAYLOAD) {
         this.logger.warn({ type: message.t }, 'replication: message too large to publish; others catch up from the database');
         continue;
       }
-      if (current !== '' && prefix.length + current.length + 1 + json.length + 1 > MAX_PAYLOAD) {
+      if (current !== '' && prefix.length + currentBytes + 1 + bytes + 1 > MAX_PAYLOAD) {
         out.push(`${prefix}${current}]`);
         current = '';
+        currentBytes = 0;
       }
       current = current === '' ? json : `${current},${json}`;
+      currentBytes += (currentBytes === 0 ? 0 : 1) + bytes;
     }
     if (current !== '') out.push(`${prefix}${current}]`);
     return out;

@@ -151,12 +151,14 @@ export class Replicator {
     return {
       notice: (events) => {
         const target = this.bus.noticeTarget?.();
-        if (!target || events.length === 0) return null;
+        // A redaction is announced once applied (RoomService applies it after the commit),
+        // as onLocalPersisted does, so that others seldom read the redaction before it.
+        if (!target || events.length === 0 || events.some((e) => e.type === 'm.room.redaction')) return null;
         const evs: [number, string][] = [];
         let size = 0;
         for (const e of events) {
           if (!leavableUnread(e)) continue;
-          size += e.roomId.length + 24;
+          size += Buffer.byteLength(e.roomId) + 24;
           if (size > EVS_BUDGET) break;
           evs.push([e.offset, e.roomId]);
         }
@@ -195,9 +197,10 @@ export class Replicator {
         this.enqueue(m.pos);
         break;
       case 'redacted':
-        // after the queue, so that the target, if it is still being fed, is invalidated
-        // after it. The redaction event is announced after this message (the writer
-        // applies the redaction first); feeding it forgets the target again.
+        // after the queue, so that the target, if it is still being fed, is forgotten
+        // after it. The redaction event may have been read before this message (another
+        // batch's notice can cover it before the writer has applied the redaction), so
+        // what was read of the target meanwhile is forgotten here.
         this.queue = this.queue.then(() => this.redacted(m.eventId)).catch((err: unknown) => this.failed(err));
         break;
       case 'receipt':
@@ -287,7 +290,9 @@ export class Replicator {
 
   private async redacted(eventId: string): Promise<void> {
     const sync = this.sync!;
-    sync.jsonCache.invalidate(eventId);
+    // the recent copies and the initialSync tails too: this process may have read the
+    // target (and filled a tail) between the redaction event's commit and the redaction's
+    sync.forgetRedacted(eventId);
     const successors = (await this.reader.query<{ event_id: string }>('SELECT event_id FROM events WHERE replaces_state = $1', [eventId])).rows;
     for (const s of successors) sync.jsonCache.invalidate(s.event_id);
   }

@@ -78,12 +78,41 @@ async function noticeCount(n: number): Promise<void> {
 
 describe('in-band replication notices', () => {
   it('alone, a batch carries no notice and the replicator publishes as ever (held back by the bus)', async () => {
-    // the store must know the room first: a room not in its cache takes the locked path
-    const events = await sendBatch('!alone:x');
-    expect(events).toHaveLength(3);
+    const room = '!alone:x';
+    // the first batch takes the locked path (the room is not in the store's cache yet)
+    await sendBatch(room);
+    published.length = 0;
+    const counts = (store.events as PgEventStore).batchCounts;
+    const oneCall = counts.oneRoundTrip;
+    const [m1, m2] = await Promise.all([1, 2].map((n) => store.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { n })); })));
+    expect(counts.oneRoundTrip).toBe(oneCall + 1);
+    replicator.onLocalPersisted(m1!.events);
+    replicator.onLocalPersisted(m2!.events);
+    await settled();
     await new Promise((r) => setTimeout(r, 100));
     expect(notices).toEqual([]);
-    expect(published.map((m) => m.t)).toEqual(['events', 'events']);
+    expect(published).toEqual([
+      { t: 'events', pos: m1!.events[0]!.stream_ordering, evs: [[m1!.events[0]!.stream_ordering, room]] },
+      { t: 'events', pos: m2!.events[0]!.stream_ordering, evs: [[m2!.events[0]!.stream_ordering, room]] },
+    ]);
+  });
+
+  it('a batch with a redaction is announced after it, not by the call (the redaction is applied after the commit)', async () => {
+    const room = '!redact:x';
+    await sendBatch(room);
+    published.length = 0;
+    notices.length = 0;
+    peers = true;
+    const counts = (store.events as PgEventStore).batchCounts;
+    const oneCall = counts.oneRoundTrip;
+    const res = await store.events.appendEvents(room, (tx) => { tx.append({ ...ev(room, 'm.room.redaction', {}), redacts: '$gone' }); });
+    expect(counts.oneRoundTrip).toBe(oneCall + 1);
+    replicator.onLocalPersisted(res.events);
+    await settled();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(notices).toEqual([]);
+    expect(published).toEqual([{ t: 'events', pos: res.events[0]!.stream_ordering }]);
+    peers = false;
   });
 
   it('with peers, the committing call sends the notice, with the positions it gave', async () => {

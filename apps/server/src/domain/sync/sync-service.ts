@@ -193,8 +193,10 @@ export class SyncService {
   private recentMin = Number.POSITIVE_INFINITY;
   /** initialSync's timelines without SQL: see RoomTail, extendTail and fillTail. */
   private readonly tails = new Map<string, RoomTail>();
-  /** Stream ordering of each room's newest event handed to onPersisted. */
+  /** Stream ordering of each room's newest event handed to onPersisted or onPersistedUnread. */
   private readonly lastPersistedIn = new Map<string, number>();
+  /** Redactions applied so far (forgetRedacted): a tail read from the store across one is not kept. */
+  private redactions = 0;
   private stopped = false;
   private pollSlots: PollSlots;
 
@@ -379,7 +381,16 @@ export class SyncService {
     this.setTail(roomId, { events: [...events], all: events.length < limit });
   }
 
-  private forgetRedacted(eventId: string): void {
+  /**
+   * A redaction was applied to `eventId` (here, or by another process: Replicator). Its
+   * stored copy, and a state event's successors' prev_content, changed: cached renderings,
+   * recent copies and the tails holding them go.
+   */
+  forgetRedacted(eventId: string): void {
+    this.redactions++;
+    for (const [roomId, tail] of this.tails) {
+      if (tail.events.some((ev) => ev.event_id === eventId || ev.replaces_state === eventId)) this.tails.delete(roomId);
+    }
     this.jsonCache.invalidate(eventId);
     for (const [s, ev] of this.recent) {
       if (typeof ev === 'string') continue;
@@ -649,6 +660,7 @@ export class SyncService {
     const joinedNow = rows.filter((r) => !r.forgotten && r.membership === 'join' && r.streamOrdering <= snapshot.room.stream);
     const latestByRoom = new Map<string, PersistedEvent[]>();
     const misses: string[] = [];
+    const redactionsBefore = this.redactions;
     for (const r of joinedNow) {
       const fromTail = this.tailAt(r.roomId, snapshot.room.stream, limit);
       if (fromTail) latestByRoom.set(r.roomId, fromTail);
@@ -664,7 +676,8 @@ export class SyncService {
       for (const roomId of misses) {
         const events = read.get(roomId) ?? [];
         latestByRoom.set(roomId, events);
-        this.fillTail(roomId, events, snapshot.room.stream, limit);
+        // a redaction applied meanwhile may have changed what was read
+        if (this.redactions === redactionsBefore) this.fillTail(roomId, events, snapshot.room.stream, limit);
       }
     }
     for (const row of rows) {

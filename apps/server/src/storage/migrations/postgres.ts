@@ -352,8 +352,9 @@ ALTER FUNCTION axon_append_batch(jsonb) SET enable_seqscan = off SET enable_hash
     // backend, after the batch's call. It was a seventh of a process's time with three
     // processes. A batch that carries 'notify' now sends its notice from inside the
     // function, with the positions the function gave its events; PostgreSQL delivers it
-    // at commit, after the commit is durable, as it did the separate one. The settings
-    // of version 10 are restated: CREATE OR REPLACE drops what it does not name.
+    // at commit (with synchronous_commit on, once the commit is flushed), as it did the
+    // separate one. The settings of version 10 are restated: CREATE OR REPLACE drops what
+    // it does not name.
     sql: `
 CREATE OR REPLACE FUNCTION axon_append_batch(batch jsonb) RETURNS jsonb LANGUAGE plpgsql
   SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$

@@ -93,17 +93,6 @@ class StatementBuilder {
 }
 
 /**
- * Events, state and memberships on PostgreSQL, for any number of server processes on one
- * database. Every write to the event stream (appends, redactions) holds the global
- * advisory lock STREAM_LOCKS.events until it commits, which
- * - serialises appends per room (and globally), so a plan always sees the current state;
- * - makes commit order equal to stream order, so max(stream_ordering) is a persisted-up-to
- *   position: no process ever serves a position that another one has allocated but not
- *   committed.
- * Each process caches room state; room_state_versions tells it, under the lock or in one
- * query, whether its copy is still current.
- */
-/**
  * Announces one-call batches to the other processes from inside the call that commits them
  * (migration 11), rather than by a NOTIFY of its own after it.
  */
@@ -125,6 +114,17 @@ export interface JsonNotice {
   readonly evs: readonly (readonly [number, string])[];
 }
 
+/**
+ * Events, state and memberships on PostgreSQL, for any number of server processes on one
+ * database. Every write to the event stream (appends, redactions) holds the global
+ * advisory lock STREAM_LOCKS.events until it commits, which
+ * - serialises appends per room (and globally), so a plan always sees the current state;
+ * - makes commit order equal to stream order, so max(stream_ordering) is a persisted-up-to
+ *   position: no process ever serves a position that another one has allocated but not
+ *   committed.
+ * Each process caches room state; room_state_versions tells it, under the lock or in one
+ * query, whether its copy is still current.
+ */
 export class PgEventStore implements EventStore {
   private readonly stateCache = new Map<string, CachedState>();
   private inBand: InBandNotice | null = null;
