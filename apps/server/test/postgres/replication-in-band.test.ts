@@ -7,7 +7,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PersistedEvent } from '../../src/domain/events/types.js';
-import type { SyncService } from '../../src/domain/sync/sync-service.js';
 import { createLogger } from '../../src/logging.js';
 import type { ReplicationBus, ReplicationMessage } from '../../src/replication/bus.js';
 import { Replicator } from '../../src/replication/replicator.js';
@@ -15,6 +14,7 @@ import type { PgEventStore } from '../../src/storage/postgres/pg-events.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { attachQuietly, settled as settledReplicator, standInSync } from '../helpers/replicator.js';
 
 const CHANNEL = 'axon_in_band_test';
 let db: TestDatabase;
@@ -36,13 +36,7 @@ beforeAll(async () => {
   store = await PgStorage.open({ url: db.url, poolSize: 2 });
   replicator = new Replicator(bus, db.url, createLogger('error'));
   (store.events as PgEventStore).announceWith(replicator.inBandNotice());
-  replicator.attach({
-    currentToken: () => ({ room: { stream: 0 } }),
-    streams: { typing: { setTyping: () => 0 } },
-    servesRoom: () => true,
-    onPersisted: () => {},
-  } as unknown as SyncService);
-  clearInterval((replicator as unknown as { safetyTimer: ReturnType<typeof setInterval> }).safetyTimer);
+  attachQuietly(replicator, standInSync());
   listener = new pg.Client({ connectionString: db.url });
   await listener.connect();
   listener.on('notification', (n) => { if (n.channel === CHANNEL && n.payload) notices.push(n.payload); });
@@ -56,7 +50,7 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-const settled = (): Promise<void> => (replicator as unknown as { queue: Promise<void> }).queue;
+const settled = (): Promise<void> => settledReplicator(replicator);
 
 async function sendBatch(roomId: string): Promise<PersistedEvent[]> {
   const [a, b] = await Promise.all([

@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PersistedEvent } from '../../src/domain/events/types.js';
-import type { SyncService } from '../../src/domain/sync/sync-service.js';
 import { createLogger } from '../../src/logging.js';
 import type { ReplicationBus, ReplicationMessage } from '../../src/replication/bus.js';
 import { Replicator } from '../../src/replication/replicator.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { attachQuietly, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
 
 let db: TestDatabase;
 let mine: PgStorage;
@@ -33,21 +33,10 @@ beforeAll(async () => {
   mine = await PgStorage.open({ url: db.url, poolSize: 2 });
   other = await PgStorage.open({ url: db.url, poolSize: 2 });
   replicator = new Replicator(bus, db.url, createLogger('error'));
-  const reader = (replicator as unknown as { reader: { query: (...args: unknown[]) => Promise<unknown> } }).reader;
-  const query = reader.query.bind(reader);
-  reader.query = (...args: unknown[]) => {
-    const params = args[1] as unknown[] | undefined;
-    if (String(args[0]).includes('stream_ordering > $1') && params) reads.push([Number(params[0]), Number(params[1])]);
-    return query(...args);
-  };
-  const sync = {
-    currentToken: () => ({ room: { stream: 0 } }),
-    streams: { typing: { setTyping: () => 0 } },
+  watchRangeReads(replicator, (params) => { reads.push([Number(params[0]), Number(params[1])]); });
+  attachQuietly(replicator, standInSync({
     onPersisted: (events: readonly PersistedEvent[]) => { fed.push(...events); },
-  } as unknown as SyncService;
-  replicator.attach(sync);
-  // no safety poll in the middle of the test: it may read a range before its events are handed over
-  clearInterval((replicator as unknown as { safetyTimer: ReturnType<typeof setInterval> }).safetyTimer);
+  }));
   // and the catch-up that attach starts is over before anything is written
   await settled();
 }, 60_000);
@@ -66,7 +55,7 @@ async function appendMine(roomId: string, type: string, content: Record<string, 
   return res.events[0]!;
 }
 
-const settled = (): Promise<void> => (replicator as unknown as { queue: Promise<void> }).queue;
+const settled = (): Promise<void> => settledReplicator(replicator);
 
 describe('replication of a process\'s own events', () => {
   it('feeds them as they are, and reads only the others\' events between them', async () => {

@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PersistedEvent } from '../../src/domain/events/types.js';
-import type { SyncService } from '../../src/domain/sync/sync-service.js';
 import { createLogger } from '../../src/logging.js';
 import type { ReplicationBus, ReplicationMessage } from '../../src/replication/bus.js';
 import { Replicator } from '../../src/replication/replicator.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { attachQuietly, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
 
 let db: TestDatabase;
 let mine: PgStorage;
@@ -37,24 +37,14 @@ beforeAll(async () => {
   mine = await PgStorage.open({ url: db.url, poolSize: 2 });
   other = await PgStorage.open({ url: db.url, poolSize: 2 });
   replicator = new Replicator(bus, db.url, createLogger('error'));
-  const reader = (replicator as unknown as { reader: { query: (...args: unknown[]) => Promise<{ rows: { stream_ordering: number }[] }> } }).reader;
-  const query = reader.query.bind(reader);
-  reader.query = async (...args: unknown[]) => {
-    const res = await query(...args);
-    if (String(args[0]).includes('stream_ordering > $1')) for (const r of res.rows) read.add(Number(r.stream_ordering));
-    return res;
-  };
-  const sync = {
-    currentToken: () => ({ room: { stream: 0 } }),
-    streams: { typing: { setTyping: () => 0 } },
+  watchRangeReads(replicator, (_params, rows) => { for (const r of rows) read.add(Number(r['stream_ordering'])); });
+  attachQuietly(replicator, standInSync({
     servesRoom: (roomId: string) => served.has(roomId),
     onPersisted: (events: readonly PersistedEvent[]) => { fed.push(...events.map((e) => e.stream_ordering)); },
     onPersistedUnread: (events: readonly { stream_ordering: number; room_id: string }[]) => {
       unread.push(...events.map((e): [number, string] => [e.stream_ordering, e.room_id]));
     },
-  } as unknown as SyncService;
-  replicator.attach(sync);
-  clearInterval((replicator as unknown as { safetyTimer: ReturnType<typeof setInterval> }).safetyTimer);
+  }));
   await settled();
 }, 60_000);
 
@@ -65,7 +55,7 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-const settled = (): Promise<void> => (replicator as unknown as { queue: Promise<void> }).queue;
+const settled = (): Promise<void> => settledReplicator(replicator);
 
 /** Appends through "another process" and returns the events' positions. */
 async function appendOther(roomId: string, type: string, content: Record<string, unknown>, stateKey?: string): Promise<number> {

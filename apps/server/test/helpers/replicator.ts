@@ -1,0 +1,42 @@
+/**
+ * Driving a Replicator by hand in the PostgreSQL tests: a stand-in for the SyncService it
+ * feeds, no safety poll (which could read a range before the test hands its events over),
+ * its queue to await, and a look at what it reads from the database.
+ */
+import type { SyncService } from '../../src/domain/sync/sync-service.js';
+import type { Replicator } from '../../src/replication/replicator.js';
+
+type Row = Record<string, unknown>;
+
+/** What Replicator uses of a SyncService, with `overrides` for what the test watches. */
+export function standInSync(overrides: Record<string, unknown> = {}): SyncService {
+  return {
+    currentToken: () => ({ room: { stream: 0 } }),
+    streams: { typing: { setTyping: () => 0 } },
+    servesRoom: () => true,
+    onPersisted: () => {},
+    ...overrides,
+  } as unknown as SyncService;
+}
+
+/** Attaches `replicator` to `sync` and stops its safety poll. */
+export function attachQuietly(replicator: Replicator, sync: SyncService): void {
+  replicator.attach(sync);
+  clearInterval((replicator as unknown as { safetyTimer: ReturnType<typeof setInterval> }).safetyTimer);
+}
+
+/** Resolves once everything queued so far (ingests, redactions) is done. */
+export function settled(replicator: Replicator): Promise<void> {
+  return (replicator as unknown as { queue: Promise<void> }).queue;
+}
+
+/** Calls `seen` with each event-range read's parameters and rows. */
+export function watchRangeReads(replicator: Replicator, seen: (params: unknown[], rows: Row[]) => void): void {
+  const reader = (replicator as unknown as { reader: { query: (...args: unknown[]) => Promise<{ rows: Row[] }> } }).reader;
+  const query = reader.query.bind(reader);
+  reader.query = async (...args: unknown[]) => {
+    const res = await query(...args);
+    if (String(args[0]).includes('stream_ordering > $1') && Array.isArray(args[1])) seen(args[1], res.rows);
+    return res;
+  };
+}
