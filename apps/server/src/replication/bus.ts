@@ -4,6 +4,20 @@
  */
 export const EVS_BUDGET = 6000;
 
+export type NamedEvent = readonly [position: number, roomId: string];
+
+/** The leading entries of `evs` that fit EVS_BUDGET: what a notice may name. */
+export function withinBudget(evs: readonly NamedEvent[]): NamedEvent[] {
+  let size = 0;
+  let n = 0;
+  for (const [, roomId] of evs) {
+    size += Buffer.byteLength(roomId) + 24;
+    if (size > EVS_BUDGET) break;
+    n++;
+  }
+  return evs.slice(0, n);
+}
+
 /**
  * What server processes on one database tell each other. Positions are always committed
  * (persisted-up-to) positions: a receiver may advance to them at once.
@@ -16,7 +30,7 @@ export type ReplicationMessage =
    * keeps but its caches (not memberships, not redactions). Positions it does not name
    * are read as ever.
    */
-  | { readonly t: 'events'; readonly pos: number; readonly evs?: readonly (readonly [number, string])[] }
+  | { readonly t: 'events'; readonly pos: number; readonly evs?: readonly NamedEvent[] }
   /** A redaction was applied to `eventId` (after its m.room.redaction event was announced). */
   | { readonly t: 'redacted'; readonly eventId: string }
   | { readonly t: 'receipt'; readonly pos: number; readonly roomId: string }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logging.js';
 import { decodeText, escapeTextParams } from '../storage/postgres/pg-db.js';
-import { EVS_BUDGET, type ReplicationBus, type ReplicationMessage } from './bus.js';
+import { withinBudget, type ReplicationBus, type ReplicationMessage } from './bus.js';
 
 const CHANNEL = 'axon_replication';
 /** NOTIFY payloads must stay under 8000 bytes; typing ids are bounded well below that. */
@@ -17,33 +17,25 @@ const HELLO: Hello = { t: 'hello' };
 const HELLO_BACK: Hello = { t: 'hello', re: true };
 type Sent = ReplicationMessage | Hello;
 
-
 type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
 
-/** Two events notices as one: the newer position, and the named events of both as far as they fit. */
-function mergeEvents(a: EventsMessage, b: EventsMessage): EventsMessage {
-  const evs = [...(a.evs ?? [])];
-  let size = 0;
-  for (const [, roomId] of evs) size += Buffer.byteLength(roomId) + 24;
-  for (const e of b.evs ?? []) {
-    size += Buffer.byteLength(e[1]) + 24;
-    if (size > EVS_BUDGET) break;
-    evs.push(e);
-  }
-  const pos = Math.max(a.pos, b.pos);
+/** Events notices as one: the newest position, and the events they name as far as they fit. */
+function mergeEvents(...messages: EventsMessage[]): EventsMessage {
+  const pos = Math.max(...messages.map((m) => m.pos));
+  const evs = withinBudget(messages.flatMap((m) => m.evs ?? []));
   return evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos };
 }
 
 /**
  * ReplicationBus over PostgreSQL's LISTEN/NOTIFY: one dedicated connection listens, and
  * publishing is a `SELECT pg_notify(...)` on a second one (or, for a batch of room events
- * that goes to the database in one call, inside that call: noticeTarget). Each process tags its messages
- * with a random origin id and drops its own. Reconnects with backoff.
+ * that goes to the database in one call, inside that call: noticeTarget). Each process
+ * tags its messages with a random origin id and drops its own. Reconnects with backoff.
  *
  * A notice carries a JSON array of messages: what was published while the previous notice
  * was on its way goes out together, and a run of `events` messages shrinks to its newest
- * position (and the events they name, as far as EVS_BUDGET allows). Under load that is one
- * NOTIFY per batch of sends rather than one per send.
+ * position (and the events they name, as far as they fit: withinBudget). Under load that
+ * is one NOTIFY per batch of sends rather than one per send.
  *
  * A process alone on its database announces no room events: a NOTIFY per batch of sends,
  * a query on a connection of its own, was about a twentieth of a lone process's CPU and of
@@ -191,7 +183,7 @@ export class PgNotifyBus implements ReplicationBus {
     if (message.t === 'events' && last?.t === 'events') {
       this.pending[this.pending.length - 1] = mergeEvents(last, message);
     } else {
-      this.enqueue(message.t === 'events' ? mergeEvents({ t: 'events', pos: 0, evs: [] }, message) : message);
+      this.enqueue(message.t === 'events' ? mergeEvents(message) : message);
     }
   }
 

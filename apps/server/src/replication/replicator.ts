@@ -7,7 +7,7 @@ import type { StreamStore } from '../storage/streams.js';
 import { escapeTextParams, pgTypes } from '../storage/postgres/pg-db.js';
 import { eventFromRow } from '../storage/rows.js';
 import type { InBandNotice } from '../storage/postgres/pg-events.js';
-import { EVS_BUDGET, type ReplicationBus, type ReplicationMessage } from './bus.js';
+import { withinBudget, type NamedEvent, type ReplicationBus, type ReplicationMessage } from './bus.js';
 
 type EventRow = Parameters<typeof eventFromRow>[0];
 
@@ -154,14 +154,7 @@ export class Replicator {
         // A redaction is announced once applied (RoomService applies it after the commit),
         // as onLocalPersisted does, so that others seldom read the redaction before it.
         if (!target || events.length === 0 || events.some((e) => e.type === 'm.room.redaction')) return null;
-        const evs: [number, string][] = [];
-        let size = 0;
-        for (const e of events) {
-          if (!leavableUnread(e)) continue;
-          size += Buffer.byteLength(e.roomId) + 24;
-          if (size > EVS_BUDGET) break;
-          evs.push([e.offset, e.roomId]);
-        }
+        const evs = withinBudget(events.filter(leavableUnread).map((e): NamedEvent => [e.offset, e.roomId]));
         return { ...target, last: events.at(-1)!.offset, evs };
       },
       announced: (pos) => {
@@ -180,8 +173,7 @@ export class Replicator {
     this.enqueue(pos);
     // announced already by the call that committed them
     if (pos <= this.announcedHigh) return;
-    const evs: [number, string][] = [];
-    for (const e of events) if (leavableUnread(e)) evs.push([e.stream_ordering, e.room_id]);
+    const evs = events.filter(leavableUnread).map((e): NamedEvent => [e.stream_ordering, e.room_id]);
     this.bus.publish(evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos });
   }
 

@@ -66,6 +66,14 @@ async function sendBatch(roomId: string): Promise<PersistedEvent[]> {
   return events;
 }
 
+/** A room in the store's state cache (so the next batch goes in one call), and nothing recorded yet. */
+async function cachedRoom(roomId: string, withPeers: boolean): Promise<void> {
+  await sendBatch(roomId);
+  published.length = 0;
+  notices.length = 0;
+  peers = withPeers;
+}
+
 async function noticeCount(n: number): Promise<void> {
   for (let i = 0; i < 100 && notices.length < n; i++) await new Promise((r) => setTimeout(r, 20));
 }
@@ -74,8 +82,7 @@ describe('in-band replication notices', () => {
   it('alone, a batch carries no notice and the replicator publishes as ever (held back by the bus)', async () => {
     const room = '!alone:x';
     // the first batch takes the locked path (the room is not in the store's cache yet)
-    await sendBatch(room);
-    published.length = 0;
+    await cachedRoom(room, false);
     const counts = (store.events as PgEventStore).batchCounts;
     const oneCall = counts.oneRoundTrip;
     const [m1, m2] = await Promise.all([1, 2].map((n) => store.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { n })); })));
@@ -93,10 +100,7 @@ describe('in-band replication notices', () => {
 
   it('a batch with a redaction is announced after it, not by the call (the redaction is applied after the commit)', async () => {
     const room = '!redact:x';
-    await sendBatch(room);
-    published.length = 0;
-    notices.length = 0;
-    peers = true;
+    await cachedRoom(room, true);
     const counts = (store.events as PgEventStore).batchCounts;
     const oneCall = counts.oneRoundTrip;
     const res = await store.events.appendEvents(room, (tx) => { tx.append({ ...ev(room, 'm.room.redaction', {}), redacts: '$gone' }); });
@@ -111,10 +115,7 @@ describe('in-band replication notices', () => {
 
   it('with peers, the committing call sends the notice, with the positions it gave', async () => {
     const room = '!peers:x';
-    await sendBatch(room);
-    published.length = 0;
-    notices.length = 0;
-    peers = true;
+    await cachedRoom(room, true);
     // the room's state is cached now: these go in one call
     const [m1, m2] = await Promise.all([
       store.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'one' })); }),

@@ -111,6 +111,7 @@ export interface JsonNotice {
   readonly channel: string;
   readonly prefix: string;
   readonly last: number;
+  /** [offset, room id] of the events others may leave unread (replication/bus.ts). */
   readonly evs: readonly (readonly [number, string])[];
 }
 
