@@ -160,6 +160,7 @@ export class Replicator {
       announced: (pos) => {
         if (pos > this.announcedHigh) this.announcedHigh = pos;
       },
+      peers: () => this.bus.noticeTarget?.() != null,
     };
   }
 

@@ -83,6 +83,8 @@ describe('in-band replication notices', () => {
     const room = '!alone:x';
     // the first batch takes the locked path (the room is not in the store's cache yet)
     await cachedRoom(room, false);
+    // and the store does not gather batches for others (PgEventStore.gather)
+    expect(replicator.inBandNotice().peers()).toBe(false);
     const counts = (store.events as PgEventStore).batchCounts;
     const oneCall = counts.oneRoundTrip;
     const [m1, m2] = await Promise.all([1, 2].map((n) => store.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { n })); })));
@@ -116,6 +118,7 @@ describe('in-band replication notices', () => {
   it('with peers, the committing call sends the notice, with the positions it gave', async () => {
     const room = '!peers:x';
     await cachedRoom(room, true);
+    expect(replicator.inBandNotice().peers()).toBe(true);
     // the room's state is cached now: these go in one call
     const [m1, m2] = await Promise.all([
       store.events.appendEvents(room, (tx) => { tx.append(ev(room, 'm.room.message', { body: 'one' })); }),
