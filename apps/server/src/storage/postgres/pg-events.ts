@@ -118,8 +118,9 @@ export interface InBandNotice {
   /** The batch's events up to `pos` were announced. */
   announced(pos: number): void;
   /**
-   * Whether another process is listening now: each batch's notice then reaches, wakes and
-   * costs every one of them, and the store gathers larger batches (PgEventStore.gather).
+   * Whether another process has been heard on the database since this one started (as
+   * for `notice`): each batch's notice then reaches, wakes and costs every one of them,
+   * and the store gathers larger batches (PgEventStore.gather).
    */
   peers(): boolean;
 }
@@ -193,6 +194,8 @@ export class PgEventStore implements EventStore {
   private lastBatch: { size: number; left: number; at: number } | undefined;
   /** A gather under way: the count of pending appends that ends it early. */
   private gathering: { target: number; done: () => void } | undefined;
+  /** When a gather last ran out of time (its senders did not come back). */
+  private gatherMissedAt = -Infinity;
 
   /**
    * Group commit. Appends in this process queue up while a batch is out; the next batch
@@ -216,27 +219,34 @@ export class PgEventStore implements EventStore {
   /**
    * With other processes on the database, waits (GATHER_MS at most) until the appends
    * pending number as many as took part in the last batch (its own and those pending when
-   * it was settled), if that batch was recent: under load, the senders it answered are
-   * about to send again. Each batch costs every process a notice to read, and PostgreSQL
-   * wakes every listening backend for it; with three processes on two cores, batches half
-   * as large as the load allowed were the limit (docs/benchmarks.md, ninth round). Alone,
-   * a process does not wait: its work overlaps the database's better with smaller batches
-   * than it saves with larger ones. A lone sender never waits: its last batch held one
-   * append, and its next is that one.
+   * it was settled): under load, the senders it answered are about to send again. Each
+   * batch costs every process a notice to read, and PostgreSQL wakes every listening
+   * backend for it; with three processes on two cores, batches half as large as the load
+   * allowed were the limit (docs/benchmarks.md, ninth round).
+   *
+   * It waits only when that batch was recent and held more than one append, and when no
+   * gather ran out of time lately: senders who do not come back at once (many users each
+   * sending now and then, rather than a few sending in a loop) would otherwise add the
+   * whole wait to batch after batch. A lone sender never waits. Alone, a process does not
+   * wait either: its work overlaps the database's better with smaller batches than it
+   * saves with larger ones.
    */
   private gather(): Promise<void> | undefined {
     const last = this.lastBatch;
-    if (!last || performance.now() - last.at > GATHER_RECENT * this.gatherMs || !this.inBand?.peers()) return undefined;
+    const now = performance.now();
+    const recent = GATHER_RECENT * this.gatherMs;
+    if (!last || last.size < 2 || now - last.at > recent || now - this.gatherMissedAt < recent || !this.inBand?.peers()) return undefined;
     const target = Math.min(MAX_BATCH, last.size + last.left);
     if (this.pending.length >= target) return undefined;
     return new Promise<void>((resolve) => {
-      const done = (): void => {
+      const done = (missed: boolean): void => {
         clearTimeout(timer);
         this.gathering = undefined;
+        if (missed) this.gatherMissedAt = performance.now();
         resolve();
       };
-      const timer = setTimeout(done, this.gatherMs);
-      this.gathering = { target, done };
+      const timer = setTimeout(() => done(true), this.gatherMs);
+      this.gathering = { target, done: () => done(false) };
     });
   }
 
@@ -367,8 +377,9 @@ export class PgEventStore implements EventStore {
   }
 
   /**
-   * Settles the batch's appends, noting the batch for gather first: the appends pending now
-   * arrived while it was out, before any of its callers could append again.
+   * Settles the batch's appends, and notes the batch for gather. The appends pending now
+   * all arrived while it was out: none of its callers can append again before the
+   * promises settled here have run their continuations.
    */
   private settle(batch: readonly PendingAppend[], outcomes: readonly Outcome[]): void {
     this.lastBatch = { size: batch.length, left: this.pending.length, at: performance.now() };
