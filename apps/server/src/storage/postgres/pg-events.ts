@@ -54,10 +54,11 @@ const MAX_BATCH = 128;
 
 /**
  * With other processes listening, how long a batch may wait for the senders the previous
- * batch answered (see gather); that batch must have ended within GATHER_RECENT times as
- * long for its senders to count.
+ * batch answered (see gather). GATHER_RECENT times as long is what counts as lately: the
+ * last batch must have ended that recently, and the last wait that ran out of time longer
+ * ago than that.
  */
-export const GATHER_MS = 1;
+const GATHER_MS = 1;
 const GATHER_RECENT = 20;
 
 export interface PgEventStoreOptions {
