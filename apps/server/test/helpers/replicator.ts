@@ -40,3 +40,15 @@ export function watchRangeReads(replicator: Replicator, seen: (params: unknown[]
     return res;
   };
 }
+
+type Closable = { close(): Promise<void> } | { end(): Promise<void> } | { drop(): Promise<void> } | undefined;
+
+/** Ends what a test opened, one after another in the order given; what set-up never made is skipped. */
+export async function closeInOrder(...items: Closable[]): Promise<void> {
+  for (const item of items) {
+    if (!item) continue;
+    if ('close' in item) await item.close();
+    else if ('end' in item) await item.end();
+    else await item.drop();
+  }
+}

@@ -15,6 +15,7 @@ import { PgEventStore } from '../../src/storage/postgres/pg-events.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { closeInOrder } from '../helpers/replicator.js';
 
 const WAIT_MS = 2_000;
 let db: TestDatabase;
@@ -32,10 +33,7 @@ beforeAll(async () => {
   store.announceWith({ notice: () => null, announced: () => {}, peers: () => peers });
 }, 60_000);
 
-afterAll(async () => {
-  await pool?.end();
-  await db?.drop();
-}, 30_000);
+afterAll(() => closeInOrder(pool, db), 30_000);
 
 const batches = (): number => store.batchCounts.oneRoundTrip + store.batchCounts.locked;
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -14,7 +14,7 @@ import type { PgEventStore } from '../../src/storage/postgres/pg-events.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { attachQuietly, settled as settledReplicator, standInSync } from '../helpers/replicator.js';
+import { attachQuietly, closeInOrder, settled as settledReplicator, standInSync } from '../helpers/replicator.js';
 
 const CHANNEL = 'axon_in_band_test';
 let db: TestDatabase;
@@ -43,12 +43,7 @@ beforeAll(async () => {
   await listener.query(`LISTEN ${CHANNEL}`);
 }, 60_000);
 
-afterAll(async () => {
-  await listener?.end();
-  await replicator?.close();
-  await store?.close();
-  await db?.drop();
-}, 30_000);
+afterAll(() => closeInOrder(listener, replicator, store, db), 30_000);
 
 const settled = (): Promise<void> => settledReplicator(replicator);
 

@@ -11,7 +11,7 @@ import { Replicator } from '../../src/replication/replicator.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { attachQuietly, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
+import { attachQuietly, closeInOrder, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
 
 let db: TestDatabase;
 let mine: PgStorage;
@@ -41,12 +41,7 @@ beforeAll(async () => {
   await settled();
 }, 60_000);
 
-afterAll(async () => {
-  await replicator?.close();
-  await mine?.close();
-  await other?.close();
-  await db?.drop();
-}, 30_000);
+afterAll(() => closeInOrder(replicator, mine, other, db), 30_000);
 
 /** Appends through this process's store and hands the events over, as RoomService does. */
 async function appendMine(roomId: string, type: string, content: Record<string, unknown>, stateKey?: string): Promise<PersistedEvent> {

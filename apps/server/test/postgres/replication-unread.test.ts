@@ -12,7 +12,7 @@ import { Replicator } from '../../src/replication/replicator.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { attachQuietly, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
+import { attachQuietly, closeInOrder, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
 
 let db: TestDatabase;
 let mine: PgStorage;
@@ -48,12 +48,7 @@ beforeAll(async () => {
   await settled();
 }, 60_000);
 
-afterAll(async () => {
-  await replicator?.close();
-  await mine?.close();
-  await other?.close();
-  await db?.drop();
-}, 30_000);
+afterAll(() => closeInOrder(replicator, mine, other, db), 30_000);
 
 const settled = (): Promise<void> => settledReplicator(replicator);
 
