@@ -53,7 +53,23 @@ function freshDatabase(cluster: Cluster, name: string): string {
 }
 
 /** Runs one scenario in a fresh client process under a raised open-file limit. */
-function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, smoke: boolean): Promise<Row[]> {
+/**
+ * PostgreSQL's WAL flushes so far, and the milliseconds they took (NaN for a count the
+ * server does not give: SQLite, no psql, no right to read pg_stat_wal; the time needs
+ * `track_wal_io_timing`, on in the throwaway cluster). A commit holds Axon's append lock
+ * until its flush is done, so these say how much of the write path's time the disk has.
+ */
+function walFlushes(databaseUrl: string | undefined): { flushes: number; ms: number } {
+  const none = { flushes: NaN, ms: NaN };
+  const bin = databaseUrl ? findPgBin() : null;
+  if (!databaseUrl || !bin) return none;
+  const r = spawnSync(path.join(bin, 'psql'), ['-X', '-A', '-t', '-F', ' ', '-d', databaseUrl, '-c',
+    "SELECT wal_sync, wal_sync_time, current_setting('track_wal_io_timing') FROM pg_stat_wal"], { encoding: 'utf8', timeout: 10_000 });
+  const m = r.status === 0 ? /^(\d+) ([\d.]+) (on|off)\s*$/.exec(r.stdout.trim()) : null;
+  return m ? { flushes: Number(m[1]), ms: m[3] === 'on' ? Number(m[2]) : NaN } : none;
+}
+
+function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, smoke: boolean, databaseUrl?: string): Promise<Row[]> {
   const client = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec node "$@"', 'node',
     path.join(repoRoot, 'tools/bench/dist/client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -64,6 +80,8 @@ function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, s
       else if (msg.question === 'server-cpu-ms') client.send({ answer: sum(axon.pids.map(cpuMs)), id: msg.id });
       else if (msg.question === 'ceiling-cpu-ms') client.send({ answer: cpuMs(ceiling.pid), id: msg.id });
       else if (msg.question === 'ceiling-rss-kib') client.send({ answer: rssKiB(ceiling.pid), id: msg.id });
+      else if (msg.question === 'database-wal-flushes') client.send({ answer: walFlushes(databaseUrl).flushes, id: msg.id });
+      else if (msg.question === 'database-wal-flush-ms') client.send({ answer: walFlushes(databaseUrl).ms, id: msg.id });
       else if (msg.rows || msg.error) {
         clearTimeout(deadline);
         client.kill();
@@ -97,15 +115,16 @@ async function main(): Promise<number> {
   try {
     for (const name of names) {
       // a fresh server per scenario: no scenario pays for another's data
+      const databaseUrl = cluster ? freshDatabase(cluster, name) : opts.postgres || undefined;
       const axon = await startAxon({
-        ...(cluster ? { database: freshDatabase(cluster, name) } : opts.postgres ? { database: opts.postgres } : {}),
+        ...(databaseUrl ? { database: databaseUrl } : {}),
         processes: opts.processes,
         // one .cpuprofile per scenario's server, written when it stops
         nodeArgs: [...opts.nodeFlags, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`] : [])],
       });
       try {
         const t0 = Date.now();
-        rows.push(...await runScenario(name, axon, ceiling, opts.smoke));
+        rows.push(...await runScenario(name, axon, ceiling, opts.smoke, databaseUrl));
         console.log(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       } catch (err) {
         failed = true;

@@ -25,9 +25,12 @@ export interface ScenarioContext {
   /**
    * Asks the orchestrator about the server processes: Axon's resident memory (KiB), or the
    * CPU time (ms) Axon or the ceiling has used so far, which a loaded machine inflates far
-   * less than wall-clock rates. With several processes: the sum over them.
+   * less than wall-clock rates. With several processes: the sum over them. On PostgreSQL,
+   * also the WAL flushes the database has done so far and the milliseconds they took
+   * (NaN on SQLite, or where the server does not say).
    */
-  ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms' | 'ceiling-rss-kib'): Promise<number>;
+  ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms' | 'ceiling-rss-kib'
+    | 'database-wal-flushes' | 'database-wal-flush-ms'): Promise<number>;
   log(message: string): void;
   /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls (summed over the processes). */
   metric(name: string): Promise<number>;

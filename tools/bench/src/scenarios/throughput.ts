@@ -32,10 +32,13 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
   const ceilingRates: number[] = [];
   const axonCpu: number[] = [];
   const ceilingCpu: number[] = [];
+  const wal = { flushesPerSecond: [] as number[], messagesPerFlush: [] as number[], msPerFlush: [] as number[], flushShare: [] as number[] };
   for (let run = 0; run < runs + 1; run++) {
     // The warm-up (run 0) is as long per process as one process's: with N processes each
     // sees a Nth of the sends, and its JIT takes N times as long to settle.
     const axonSeconds = run === 0 ? seconds * apis.length : seconds;
+    const flushes0 = await ask('database-wal-flushes');
+    const flushMs0 = await ask('database-wal-flush-ms');
     const axonCpu0 = await ask('server-cpu-ms');
     const axon = await runFor(axonSeconds * 1000, SENDERS, async (w) => {
       // sender w talks to process w mod N, as a load balancer would spread them
@@ -44,6 +47,9 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       if (r.status !== 200 || !r.text.includes('"event_id"')) throw new Error(`send: ${r.status} ${r.text}`);
     });
     const axonCpuUs = ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / (axon * axonSeconds);
+    // PostgreSQL only: each commit holds the append lock until its WAL flush is on disk
+    const flushes = (await ask('database-wal-flushes')) - flushes0;
+    const flushMs = (await ask('database-wal-flush-ms')) - flushMs0;
     const ceilingCpu0 = await ask('ceiling-cpu-ms');
     const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
       const r = await ceilingConnections[w]!.request('PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
@@ -56,8 +62,19 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       ceilingRates.push(ceiling);
       axonCpu.push(axonCpuUs);
       ceilingCpu.push(ceilingCpuUs);
+      if (flushes > 0) {
+        wal.flushesPerSecond.push(flushes / axonSeconds);
+        wal.messagesPerFlush.push(axon * axonSeconds / flushes);
+        if (Number.isFinite(flushMs)) {
+          wal.msPerFlush.push(flushMs / flushes);
+          wal.flushShare.push(flushMs / (axonSeconds * 1000));
+        }
+      }
     }
-    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
+    const walNote = flushes > 0
+      ? `; ${(flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(flushMs) ? ` of ${(flushMs / flushes).toFixed(2)} ms` : ''}`
+      : '';
+    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each${walNote}), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
   for (const c of [...axonConnections, ...ceilingConnections]) c.close();
   const axon = median(axonRates);
@@ -72,5 +89,15 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     { scenario: '4 throughput', metric: 'ceiling server CPU per request', value: median(ceilingCpu), unit: 'us' },
     { scenario: '4 throughput', metric: 'messages/s one core sustains at that CPU cost', value: 1e6 / median(axonCpu), unit: 'msg/s' },
     { scenario: '4 throughput', metric: 'CPU-cost ratio (ceiling us / Axon us)', value: median(ceilingCpu) / median(axonCpu), unit: 'ratio' },
+    // What the disk takes of the write path (PostgreSQL): how many sends share a flush,
+    // and how long the flushes held the lock that orders commits.
+    ...(wal.flushesPerSecond.length > 0 ? [
+      { scenario: '4 throughput', metric: 'PostgreSQL WAL flushes per second', value: median(wal.flushesPerSecond), unit: '/s' },
+      { scenario: '4 throughput', metric: 'messages per WAL flush', value: median(wal.messagesPerFlush), unit: 'msgs' },
+    ] : []),
+    ...(wal.msPerFlush.length > 0 ? [
+      { scenario: '4 throughput', metric: 'time per WAL flush', value: median(wal.msPerFlush), unit: 'ms' },
+      { scenario: '4 throughput', metric: 'share of the run spent in WAL flushes', value: median(wal.flushShare), unit: 'ratio' },
+    ] : []),
   ];
 };
