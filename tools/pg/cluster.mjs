@@ -93,8 +93,7 @@ function installExitHooks() {
  * fresh database `axon`, `adminUrl` the `postgres` database (for CREATE/DROP DATABASE).
  * `durable` keeps PostgreSQL's own durability settings (fsync, synchronous_commit and full
  * page writes on), for the bench, whose figures must compare with SQLite's default
- * durability, and times WAL flushes (pg_stat_wal) for its throughput figures; tests turn
- * durability off, as a throwaway cluster loses nothing that matters in a crash.
+ * durability; tests turn them off, as a throwaway cluster loses nothing that matters in a crash.
  */
 export async function startCluster({ database = 'axon', log = () => {}, durable = false } = {}) {
   const bin = findPgBin();
@@ -127,7 +126,7 @@ export async function startCluster({ database = 'axon', log = () => {}, durable 
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} `
-        + (durable ? '-c track_wal_io_timing=on ' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off ')
+        + (durable ? '' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off ')
         + '-c max_connections=400 -c shared_buffers=64MB';
       const r = run(bin, 'pg_ctl', ['-D', data, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '30', '-o', opts, 'start'], { allowFail: true });
       if (r.status === 0) {

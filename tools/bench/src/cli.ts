@@ -52,16 +52,19 @@ function freshDatabase(cluster: Cluster, name: string): string {
   return url.toString();
 }
 
-/** Runs one scenario in a fresh client process under a raised open-file limit. */
 /**
- * PostgreSQL's WAL flushes so far, and the milliseconds they took (NaN for a count the
- * server does not give: SQLite, no psql, no right to read pg_stat_wal; the time needs
- * `track_wal_io_timing`, on in the throwaway cluster). A commit holds Axon's append lock
- * until its flush is done, so these say how much of the write path's time the disk has.
+ * The cluster's WAL flushes so far and the milliseconds they took, from one reading of
+ * pg_stat_wal (PostgreSQL 14 to 17; 18 moved these figures to pg_stat_io). NaN where
+ * there is no such figure: SQLite, no PostgreSQL binaries here, another version, or
+ * `track_wal_io_timing` off (the time only; the throwaway cluster turns it on). The view
+ * counts the whole cluster, and each backend publishes its counts about once a second, so
+ * a reading over a few seconds is good to a second's flushes or so. A batch's commit holds
+ * Axon's append lock until its flush is done: these say how much of the write path the
+ * disk takes.
  */
 function walFlushes(databaseUrl: string | undefined): { flushes: number; ms: number } {
   const none = { flushes: NaN, ms: NaN };
-  const bin = databaseUrl ? findPgBin() : null;
+  const bin = databaseUrl ? pgBin() : null;
   if (!databaseUrl || !bin) return none;
   const r = spawnSync(path.join(bin, 'psql'), ['-X', '-A', '-t', '-F', ' ', '-d', databaseUrl, '-c',
     "SELECT wal_sync, wal_sync_time, current_setting('track_wal_io_timing') FROM pg_stat_wal"], { encoding: 'utf8', timeout: 10_000 });
@@ -69,9 +72,25 @@ function walFlushes(databaseUrl: string | undefined): { flushes: number; ms: num
   return m ? { flushes: Number(m[1]), ms: m[3] === 'on' ? Number(m[2]) : NaN } : none;
 }
 
+let pgBinDir: string | null | undefined;
+const pgBin = (): string | null => (pgBinDir === undefined ? (pgBinDir = findPgBin()) : pgBinDir);
+
+/**
+ * Times WAL flushes on the throwaway cluster, for the throughput figures. A setting, not
+ * a start option: a PostgreSQL without it (before 14) must still start.
+ */
+function timeWalFlushes(cluster: Cluster): void {
+  const bin = pgBin();
+  if (!bin) return;
+  spawnSync(path.join(bin, 'psql'), ['-X', '-q', '-d', cluster.adminUrl,
+    '-c', 'ALTER SYSTEM SET track_wal_io_timing = on', '-c', 'SELECT pg_reload_conf()'], { stdio: 'ignore', timeout: 10_000 });
+}
+
+/** Runs one scenario in a fresh client process under a raised open-file limit. */
 function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, smoke: boolean, databaseUrl?: string): Promise<Row[]> {
   const client = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec node "$@"', 'node',
     path.join(repoRoot, 'tools/bench/dist/client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let wal = { flushes: NaN, ms: NaN };
   return new Promise((resolve, reject) => {
     const deadline = setTimeout(() => { client.kill('SIGKILL'); reject(new Error(`${name}: timed out`)); }, smoke ? 120_000 : 900_000);
     client.on('message', (msg: { rows?: Row[]; error?: string; log?: string; question?: string; id?: number }) => {
@@ -80,8 +99,11 @@ function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, s
       else if (msg.question === 'server-cpu-ms') client.send({ answer: sum(axon.pids.map(cpuMs)), id: msg.id });
       else if (msg.question === 'ceiling-cpu-ms') client.send({ answer: cpuMs(ceiling.pid), id: msg.id });
       else if (msg.question === 'ceiling-rss-kib') client.send({ answer: rssKiB(ceiling.pid), id: msg.id });
-      else if (msg.question === 'database-wal-flushes') client.send({ answer: walFlushes(databaseUrl).flushes, id: msg.id });
-      else if (msg.question === 'database-wal-flush-ms') client.send({ answer: walFlushes(databaseUrl).ms, id: msg.id });
+      else if (msg.question === 'database-wal-flushes') {
+        // one reading for both figures: the ms are asked for right after, from this reading
+        wal = walFlushes(databaseUrl);
+        client.send({ answer: wal.flushes, id: msg.id });
+      } else if (msg.question === 'database-wal-flush-ms') client.send({ answer: wal.ms, id: msg.id });
       else if (msg.rows || msg.error) {
         clearTimeout(deadline);
         client.kill();
@@ -110,6 +132,7 @@ async function main(): Promise<number> {
   if (opts.postgres === 'auto') {
     // PostgreSQL's default durability, as SQLite runs with Axon's: a commit is on disk when acknowledged
     cluster = await startCluster({ log: (m) => console.log(`bench: ${m}`), durable: true });
+    timeWalFlushes(cluster);
   }
   const ceiling = await startCeiling();
   try {

@@ -16,7 +16,8 @@ const send = (msg: unknown): void => { process.send!(msg); };
 
 process.on('message', (msg: Incoming) => {
   if ('answer' in msg) {
-    pending.get(msg.id)?.(msg.answer);
+    // IPC carries JSON: a NaN (no such figure) arrives as null
+    pending.get(msg.id)?.(typeof msg.answer === 'number' ? msg.answer : NaN);
     pending.delete(msg.id);
     return;
   }

@@ -26,8 +26,8 @@ export interface ScenarioContext {
    * Asks the orchestrator about the server processes: Axon's resident memory (KiB), or the
    * CPU time (ms) Axon or the ceiling has used so far, which a loaded machine inflates far
    * less than wall-clock rates. With several processes: the sum over them. On PostgreSQL,
-   * also the WAL flushes the database has done so far and the milliseconds they took
-   * (NaN on SQLite, or where the server does not say).
+   * also the cluster's WAL flushes so far, then (from the same reading) the milliseconds
+   * they took: NaN on SQLite, or where the server does not say (cli.ts, walFlushes).
    */
   ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms' | 'ceiling-rss-kib'
     | 'database-wal-flushes' | 'database-wal-flush-ms'): Promise<number>;

@@ -47,7 +47,8 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       if (r.status !== 200 || !r.text.includes('"event_id"')) throw new Error(`send: ${r.status} ${r.text}`);
     });
     const axonCpuUs = ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / (axon * axonSeconds);
-    // PostgreSQL only: each commit holds the append lock until its WAL flush is on disk
+    // PostgreSQL only: each commit holds the append lock until its WAL flush is on disk.
+    // NaN, and no rows, unless both readings have the figure.
     const flushes = (await ask('database-wal-flushes')) - flushes0;
     const flushMs = (await ask('database-wal-flush-ms')) - flushMs0;
     const ceilingCpu0 = await ask('ceiling-cpu-ms');
@@ -62,7 +63,7 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       ceilingRates.push(ceiling);
       axonCpu.push(axonCpuUs);
       ceilingCpu.push(ceilingCpuUs);
-      if (flushes > 0) {
+      if (Number.isFinite(flushes) && flushes > 0) {
         wal.flushesPerSecond.push(flushes / axonSeconds);
         wal.messagesPerFlush.push(axon * axonSeconds / flushes);
         if (Number.isFinite(flushMs)) {
@@ -71,7 +72,7 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
         }
       }
     }
-    const walNote = flushes > 0
+    const walNote = Number.isFinite(flushes) && flushes > 0
       ? `; ${(flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(flushMs) ? ` of ${(flushMs / flushes).toFixed(2)} ms` : ''}`
       : '';
     log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each${walNote}), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
