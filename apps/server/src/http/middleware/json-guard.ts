@@ -32,6 +32,12 @@ export function nestsDeeperThan(text: string, max: number): boolean {
 
 // With the u flag a paired surrogate is one astral code point, so this only matches lone ones.
 const LONE_SURROGATE = /\p{Cs}/u;
+/**
+ * A `\uD800`-`\uDFFF` escape, the only way a lone surrogate gets into a parsed body: the
+ * strict decoder refuses surrogates encoded as UTF-8 bytes. It may also match text that
+ * only looks like one (an escaped backslash followed by `ud800`); the value is walked then.
+ */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 /** Whether some string or key of a parsed JSON value holds a lone surrogate (from a `\ud800` escape). */
 export function hasLoneSurrogate(value: unknown): boolean {
@@ -66,13 +72,19 @@ export function parseJsonBody(bytes: Buffer): unknown {
     throw errors.notJson('Content not JSON: invalid UTF-8.');
   }
   if (text.trim() === '') throw errors.notJson();
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw errors.badJson(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  // Skipped for bodies too short to nest that deep, and the value's walk for bodies with
+  // no surrogate escape: most bodies are both (the walk alone was 0.4% of a send's CPU).
+  if (text.length > MAX_JSON_DEPTH && nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw errors.badJson(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
   } catch {
     throw errors.notJson();
   }
-  if (hasLoneSurrogate(value)) throw errors.badJson('JSON strings must be valid Unicode (lone surrogate escape)');
+  if (SURROGATE_ESCAPE.test(text) && hasLoneSurrogate(value)) {
+    throw errors.badJson('JSON strings must be valid Unicode (lone surrogate escape)');
+  }
   return value;
 }
