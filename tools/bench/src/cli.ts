@@ -42,11 +42,15 @@ function parseArgs(argv: string[]): Options {
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
+/** The PostgreSQL binaries' directory, looked up once (findPgBin may ask pg_config). */
+let pgBinDir: string | null | undefined;
+const pgBin = (): string | null => (pgBinDir === undefined ? (pgBinDir = findPgBin()) : pgBinDir);
+
 /** A fresh database on the throwaway cluster, so no scenario pays for another's data. */
 function freshDatabase(cluster: Cluster, name: string): string {
   const url = new URL(cluster.url);
   const db = `bench_${name.replace(/\W/g, '_')}_${Date.now()}`;
-  const r = spawnSync(path.join(findPgBin()!, 'createdb'), ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), db], { encoding: 'utf8' });
+  const r = spawnSync(path.join(pgBin()!, 'createdb'), ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), db], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`createdb ${db}: ${r.stderr || r.stdout}`);
   url.pathname = `/${db}`;
   return url.toString();
@@ -71,9 +75,6 @@ function walFlushes(databaseUrl: string | undefined): { flushes: number; ms: num
   const m = r.status === 0 ? /^(\d+) ([\d.]+) (on|off)\s*$/.exec(r.stdout.trim()) : null;
   return m ? { flushes: Number(m[1]), ms: m[3] === 'on' ? Number(m[2]) : NaN } : none;
 }
-
-let pgBinDir: string | null | undefined;
-const pgBin = (): string | null => (pgBinDir === undefined ? (pgBinDir = findPgBin()) : pgBinDir);
 
 /**
  * Times WAL flushes on the throwaway cluster, for the throughput figures. A setting, not
@@ -130,7 +131,8 @@ async function main(): Promise<number> {
   let failed = false;
   let cluster: Cluster | undefined;
   if (opts.postgres === 'auto') {
-    // PostgreSQL's default durability, as SQLite runs with Axon's: a commit is on disk when acknowledged
+    // PostgreSQL's default durability: every commit is flushed to disk before it is
+    // acknowledged, which Axon's SQLite default (synchronous NORMAL) does not do
     cluster = await startCluster({ log: (m) => console.log(`bench: ${m}`), durable: true });
     timeWalFlushes(cluster);
   }

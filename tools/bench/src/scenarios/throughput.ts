@@ -51,6 +51,8 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     // NaN, and no rows, unless both readings have the figure.
     const flushes = (await ask('database-wal-flushes')) - flushes0;
     const flushMs = (await ask('database-wal-flush-ms')) - flushMs0;
+    const flushed = Number.isFinite(flushes) && flushes > 0;
+    const msPerFlush = flushed ? flushMs / flushes : NaN;
     const ceilingCpu0 = await ask('ceiling-cpu-ms');
     const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
       const r = await ceilingConnections[w]!.request('PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
@@ -63,17 +65,17 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       ceilingRates.push(ceiling);
       axonCpu.push(axonCpuUs);
       ceilingCpu.push(ceilingCpuUs);
-      if (Number.isFinite(flushes) && flushes > 0) {
+      if (flushed) {
         wal.flushesPerSecond.push(flushes / axonSeconds);
         wal.messagesPerFlush.push(axon * axonSeconds / flushes);
-        if (Number.isFinite(flushMs)) {
-          wal.msPerFlush.push(flushMs / flushes);
+        if (Number.isFinite(msPerFlush)) {
+          wal.msPerFlush.push(msPerFlush);
           wal.flushShare.push(flushMs / (axonSeconds * 1000));
         }
       }
     }
-    const walNote = Number.isFinite(flushes) && flushes > 0
-      ? `; ${(flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(flushMs) ? ` of ${(flushMs / flushes).toFixed(2)} ms` : ''}`
+    const walNote = flushed
+      ? `; ${(flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(msPerFlush) ? ` of ${msPerFlush.toFixed(2)} ms` : ''}`
       : '';
     log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each${walNote}), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
