@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { createLogger, writeAccessLine, type AccessLine } from './logging.js';
+import { describe, expect, it, vi } from 'vitest';
+import { batchedWriter, createLogger, writeAccessLine, type AccessLine } from './logging.js';
 
 function capture(level: 'info' | 'warn' = 'info') {
   const lines: string[] = [];
@@ -36,5 +36,71 @@ describe('writeAccessLine', () => {
     const quiet = capture('warn');
     writeAccessLine(quiet.logger, cases[0]!);
     expect(quiet.lines).toEqual([]);
+  });
+});
+
+describe('batchedWriter', () => {
+  function setup(intervalMs = 20, maxChars = 100) {
+    const writes: string[] = [];
+    return { writes, lines: batchedWriter({ write: (text: string) => writes.push(text) }, intervalMs, maxChars) };
+  }
+
+  it('joins the lines of one interval into one write, in order, and only once the interval is over', async () => {
+    vi.useFakeTimers();
+    try {
+      const { writes, lines } = setup();
+      lines.write('a\n');
+      await vi.advanceTimersByTimeAsync(10);
+      lines.write('b\n');
+      lines.write('c\n');
+      expect(writes).toEqual([]);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(writes).toEqual(['a\nb\nc\n']);
+      lines.write('d\n');
+      await vi.advanceTimersByTimeAsync(19);
+      expect(writes).toEqual(['a\nb\nc\n']);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('writes at once when maxChars are waiting, and on drain', async () => {
+    vi.useFakeTimers();
+    try {
+      const { writes, lines } = setup(20, 10);
+      lines.write('12345');
+      lines.write('67890');
+      expect(writes).toEqual(['1234567890']);
+      lines.write('x');
+      lines.drain();
+      expect(writes).toEqual(['1234567890', 'x']);
+      lines.drain();
+      // the timer of 'x' was cleared with its write: nothing is written twice or empty
+      await vi.advanceTimersByTimeAsync(50);
+      expect(writes).toEqual(['1234567890', 'x']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not keep the process alive while lines wait', () => {
+    const timers: NodeJS.Timeout[] = [];
+    const real = globalThis.setTimeout;
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      const t = real(fn, ms);
+      timers.push(t);
+      return t;
+    }) as typeof setTimeout);
+    try {
+      const { lines } = setup(60_000);
+      lines.write('a');
+      expect(timers).toHaveLength(1);
+      expect(timers[0]!.hasRef()).toBe(false);
+      lines.drain();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

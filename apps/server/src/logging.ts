@@ -45,36 +45,63 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): void };
 
 /**
- * stdout, written asynchronously (a synchronous write per access line was a system call on
- * the event loop for every request), with the lines of one event-loop turn joined into one
- * write to pino's stream. That stream counts the bytes of everything still pending on
- * each write, flattening up to 16 KB: in a burst (a fan-out to 10,000 polls) each line
- * cost about 9 KB of garbage, over 40% of all the fan-out allocated.
+ * How long a log line waits for others to share its write. An asynchronous write hands
+ * the bytes to libuv's thread pool, and waking a pool thread cost about a fifth of a
+ * send's CPU with three processes on two cores when each event-loop turn wrote its own
+ * lines (docs/benchmarks.md, eleventh round). The lines keep their own times; an exit
+ * writes what waits.
  */
-function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
+export const LOG_BATCH_MS = 20;
+/** Characters of waiting lines that are written at once, without waiting for the timer. */
+export const LOG_BATCH_CHARS = 1 << 20;
+
+/**
+ * Joins the lines written within `intervalMs` of the first into one write to `out`, and
+ * writes at once when `maxChars` are waiting, so a burst holds at most that much.
+ */
+export function batchedWriter(out: { write(text: string): unknown }, intervalMs = LOG_BATCH_MS, maxChars = LOG_BATCH_CHARS) {
   let pending: string[] = [];
-  let scheduled = false;
+  let chars = 0;
+  let timer: NodeJS.Timeout | undefined;
   const drain = (): void => {
-    scheduled = false;
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
     if (pending.length === 0) return;
     const text = pending.length === 1 ? pending[0]! : pending.join('');
     pending = [];
+    chars = 0;
     out.write(text);
   };
-  // Registered before pino.destination registers its own exit hook (which flushes its
-  // stream synchronously), so that this turn's lines are handed over first.
-  process.once('exit', drain);
-  const out = pino.destination({ dest: 1, sync: false }) as unknown as PinoDestination;
   return {
     write(line: string): void {
       pending.push(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
+      chars += line.length;
+      if (chars >= maxChars) drain();
+      else if (timer === undefined) timer = setTimeout(drain, intervalMs).unref();
     },
+    drain,
+  };
+}
+
+/**
+ * stdout, written asynchronously (a synchronous write per access line was a system call on
+ * the event loop for every request), with the lines of LOG_BATCH_MS joined into one write
+ * to pino's stream. That stream counts the bytes of everything still pending on each
+ * write, flattening up to 16 KB: in a burst (a fan-out to 10,000 polls) each line cost
+ * about 9 KB of garbage, over 40% of all the fan-out allocated.
+ */
+function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
+  const lines = batchedWriter({ write: (text: string) => out.write(text) });
+  // Registered before pino.destination registers its own exit hook (which flushes its
+  // stream synchronously), so that the waiting lines are handed over first.
+  process.once('exit', lines.drain);
+  const out = pino.destination({ dest: 1, sync: false }) as unknown as PinoDestination;
+  return {
+    write: lines.write,
     flush(cb?: (err?: Error) => void): void {
-      drain();
+      lines.drain();
       out.flush(cb ?? (() => {}));
     },
   };
