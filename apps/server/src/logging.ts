@@ -45,11 +45,10 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
 type PinoDestination = DestinationStream & { flush(cb: (err?: Error) => void): void };
 
 /**
- * How long a log line waits for others to share its write. An asynchronous write hands
- * the bytes to libuv's thread pool, and waking a pool thread cost about a fifth of a
- * send's CPU with three processes on two cores when each event-loop turn wrote its own
- * lines (docs/benchmarks.md, eleventh round). The lines keep their own times; an exit
- * writes what waits.
+ * How long a log line waits for others to share its write. Lines were written once per
+ * event-loop turn, asynchronously, and each such write woke a libuv thread-pool thread: a
+ * fifth of a send's CPU with three processes on two cores (docs/benchmarks.md, eleventh
+ * round). Each line keeps its own time.
  */
 export const LOG_BATCH_MS = 20;
 /** Characters of waiting lines that are written at once, without waiting for the timer. */
@@ -86,18 +85,19 @@ export function batchedWriter(out: { write(text: string): unknown }, intervalMs 
 }
 
 /**
- * stdout, written asynchronously (a synchronous write per access line was a system call on
- * the event loop for every request), with the lines of LOG_BATCH_MS joined into one write
- * to pino's stream. That stream counts the bytes of everything still pending on each
- * write, flattening up to 16 KB: in a burst (a fan-out to 10,000 polls) each line cost
- * about 9 KB of garbage, over 40% of all the fan-out allocated.
+ * stdout, written synchronously on the event loop, LOG_BATCH_MS of lines at a time: one
+ * system call per batch, no thread to wake, and nothing waits in a queue the process
+ * cannot wait for when it exits. (An asynchronous write still in the thread pool at exit
+ * let the lines handed over after it reach stdout first, or lost it.) A write per line
+ * was a system call per request. Lines are joined here rather than in pino's stream,
+ * which counts the bytes of everything pending on each write, flattening up to 16 KB: in
+ * a burst (a fan-out to 10,000 polls) each line cost about 9 KB of garbage, over 40% of
+ * all the fan-out allocated.
  */
 function stdoutStream(): DestinationStream & { flush(cb?: (err?: Error) => void): void } {
-  const lines = batchedWriter({ write: (text: string) => out.write(text) });
-  // Registered before pino.destination registers its own exit hook (which flushes its
-  // stream synchronously), so that the waiting lines are handed over first.
+  const out = pino.destination({ dest: 1, sync: true }) as unknown as PinoDestination;
+  const lines = batchedWriter(out);
   process.once('exit', lines.drain);
-  const out = pino.destination({ dest: 1, sync: false }) as unknown as PinoDestination;
   return {
     write: lines.write,
     flush(cb?: (err?: Error) => void): void {
