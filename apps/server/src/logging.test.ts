@@ -77,9 +77,14 @@ describe('batchedWriter', () => {
       lines.drain();
       expect(writes).toEqual(['1234567890', 'x']);
       lines.drain();
-      // the timer of 'x' was cleared with its write: nothing is written twice or empty
-      await vi.advanceTimersByTimeAsync(50);
       expect(writes).toEqual(['1234567890', 'x']);
+      // the timer of 'x' went with its write: a line 10 ms later waits its own 20 ms
+      await vi.advanceTimersByTimeAsync(10);
+      lines.write('y');
+      await vi.advanceTimersByTimeAsync(15);
+      expect(writes).toEqual(['1234567890', 'x']);
+      await vi.advanceTimersByTimeAsync(5);
+      expect(writes).toEqual(['1234567890', 'x', 'y']);
     } finally {
       vi.useRealTimers();
     }
