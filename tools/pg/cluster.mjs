@@ -22,8 +22,18 @@ const CANDIDATE_BIN_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/local/pgsql/bin'
 const HOW_TO = 'Install PostgreSQL 15 (Debian: apt-get install postgresql-15) or set DATABASE_URL=postgres://user:pass@host:port/db '
   + '(a role allowed to CREATE DATABASE), then run `pnpm test:postgres`.';
 
-/** The directory holding initdb, pg_ctl and createdb, or null. */
+/** findPgBin's answer for the PG_BIN it was given: the lookup may start pg_config. */
+let found;
+
+/** The directory holding initdb, pg_ctl and createdb, or null; looked up once per PG_BIN. */
 export function findPgBin() {
+  if (found !== undefined && found.env === process.env.PG_BIN) return found.bin;
+  const bin = lookUpPgBin();
+  found = { env: process.env.PG_BIN, bin };
+  return bin;
+}
+
+function lookUpPgBin() {
   const dirs = process.env.PG_BIN ? [process.env.PG_BIN] : [...CANDIDATE_BIN_DIRS];
   if (!process.env.PG_BIN) {
     const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
@@ -92,8 +102,9 @@ function installExitHooks() {
  * Starts a cluster. Resolves to { url, adminUrl, port, dir, stop(), stopSync() }: `url` names a
  * fresh database `axon`, `adminUrl` the `postgres` database (for CREATE/DROP DATABASE).
  * `durable` keeps PostgreSQL's own durability settings (fsync, synchronous_commit and full
- * page writes on), for the bench, whose figures must compare with SQLite's default
- * durability; tests turn them off, as a throwaway cluster loses nothing that matters in a crash.
+ * page writes on), for the bench, which measures PostgreSQL as operators run it (every
+ * commit flushed before it is acknowledged); tests turn them off, as a throwaway cluster
+ * loses nothing that matters in a crash.
  */
 export async function startCluster({ database = 'axon', log = () => {}, durable = false } = {}) {
   const bin = findPgBin();

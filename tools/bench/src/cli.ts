@@ -42,15 +42,11 @@ function parseArgs(argv: string[]): Options {
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
-/** The PostgreSQL binaries' directory, looked up once (findPgBin may ask pg_config). */
-let pgBinDir: string | null | undefined;
-const pgBin = (): string | null => (pgBinDir === undefined ? (pgBinDir = findPgBin()) : pgBinDir);
-
 /** A fresh database on the throwaway cluster, so no scenario pays for another's data. */
 function freshDatabase(cluster: Cluster, name: string): string {
   const url = new URL(cluster.url);
   const db = `bench_${name.replace(/\W/g, '_')}_${Date.now()}`;
-  const r = spawnSync(path.join(pgBin()!, 'createdb'), ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), db], { encoding: 'utf8' });
+  const r = spawnSync(path.join(findPgBin()!, 'createdb'), ['-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), db], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`createdb ${db}: ${r.stderr || r.stdout}`);
   url.pathname = `/${db}`;
   return url.toString();
@@ -68,7 +64,7 @@ function freshDatabase(cluster: Cluster, name: string): string {
  */
 function walFlushes(databaseUrl: string | undefined): { flushes: number; ms: number } {
   const none = { flushes: NaN, ms: NaN };
-  const bin = databaseUrl ? pgBin() : null;
+  const bin = databaseUrl ? findPgBin() : null;
   if (!databaseUrl || !bin) return none;
   const r = spawnSync(path.join(bin, 'psql'), ['-X', '-A', '-t', '-F', ' ', '-d', databaseUrl, '-c',
     "SELECT wal_sync, wal_sync_time, current_setting('track_wal_io_timing') FROM pg_stat_wal"], { encoding: 'utf8', timeout: 10_000 });
@@ -81,7 +77,7 @@ function walFlushes(databaseUrl: string | undefined): { flushes: number; ms: num
  * a start option: a PostgreSQL without it (before 14) must still start.
  */
 function timeWalFlushes(cluster: Cluster): void {
-  const bin = pgBin();
+  const bin = findPgBin();
   if (!bin) return;
   spawnSync(path.join(bin, 'psql'), ['-X', '-q', '-d', cluster.adminUrl,
     '-c', 'ALTER SYSTEM SET track_wal_io_timing = on', '-c', 'SELECT pg_reload_conf()'], { stdio: 'ignore', timeout: 10_000 });
