@@ -19,6 +19,7 @@ import type { Logger } from './logging.js';
 import { openStorage } from './storage/open.js';
 import { PgNotifyBus } from './replication/pg-notify-bus.js';
 import type { PgEventStore } from './storage/postgres/pg-events.js';
+import type { PgStorage } from './storage/postgres/pg-storage.js';
 import { Replicator } from './replication/replicator.js';
 import { clientListener, metricsListeners } from './config/listeners.js';
 import { instrumentStorage } from './metrics/instrument-storage.js';
@@ -42,11 +43,12 @@ export interface RunningHomeserver {
 
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: CreateAppOptions = {}): Promise<RunningHomeserver> {
   const metrics = new ServerMetrics();
-  const storage = instrumentStorage(await openStorage(config.database), metrics);
+  const opened = await openStorage(config.database);
+  const storage = instrumentStorage(opened, metrics);
   const stopController = new AbortController();
   // Several processes on one PostgreSQL database act as one server (docs/scaling.md).
   const replication = config.database.name === 'postgres'
-    ? new Replicator(await PgNotifyBus.connect(config.database.args.url, logger), config.database.args.url, logger)
+    ? new Replicator(await PgNotifyBus.connect(config.database.args.url, logger, (opened as Partial<Pick<PgStorage, 'notifications'>>).notifications), config.database.args.url, logger)
     : null;
   // one-call batches carry their own replication notice (PgEventStore.announceWith)
   if (replication) (storage.events as Partial<Pick<PgEventStore, 'announceWith'>>).announceWith?.(replication.inBandNotice());

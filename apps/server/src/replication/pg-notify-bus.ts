@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logging.js';
 import { decodeText, escapeTextParams } from '../storage/postgres/pg-db.js';
+import { PgListener } from '../storage/postgres/pg-listener.js';
 import { withinBudget, type ReplicationBus, type ReplicationMessage } from './bus.js';
 
 const CHANNEL = 'axon_replication';
@@ -27,10 +28,12 @@ function mergeEvents(...messages: EventsMessage[]): EventsMessage {
 }
 
 /**
- * ReplicationBus over PostgreSQL's LISTEN/NOTIFY: one dedicated connection listens, and
- * publishing is a `SELECT pg_notify(...)` on a second one (or, for a batch of room events
- * that goes to the database in one call, inside that call: noticeTarget). Each process
- * tags its messages with a random origin id and drops its own. Reconnects with backoff.
+ * ReplicationBus over PostgreSQL's LISTEN/NOTIFY: the process's LISTEN connection
+ * (PgListener, shared with the token revocations) listens, and publishing is a
+ * `SELECT pg_notify(...)` on a connection of its own (or, for a batch of room events that
+ * goes to the database in one call, inside that call: noticeTarget). Each process tags
+ * its messages with a random origin id and drops its own. When the LISTEN connection is
+ * lost and back, the onReconnect handlers catch up on what was missed.
  *
  * A notice carries a JSON array of messages: what was published while the previous notice
  * was on its way goes out together, and a run of `events` messages shrinks to its newest
@@ -55,60 +58,74 @@ export class PgNotifyBus implements ReplicationBus {
   private readonly peerHandlers: (() => void)[] = [];
   /** The other processes heard from; the first makes this one announce room events. */
   private readonly peers = new Set<string>();
-  private listener: pg.Client | null = null;
   private publisher: pg.Client | null = null;
   private publishing: Promise<unknown> = Promise.resolve();
   private pending: Sent[] = [];
   private helloTimer: ReturnType<typeof setInterval> | undefined;
   private sending = false;
   private closed = false;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(private readonly url: string, private readonly logger: Logger) {}
+  private constructor(private readonly url: string, private readonly logger: Logger, private readonly listener: PgListener, private readonly ownsListener: boolean) {}
 
-  static async connect(url: string, logger: Logger): Promise<PgNotifyBus> {
-    const bus = new PgNotifyBus(url, logger);
-    await bus.listen();
+  /**
+   * A bus on `url`, listening through `listener` (the process's one LISTEN connection:
+   * PgStorage.notifications), or through a connection of its own when none is given.
+   */
+  static async connect(url: string, logger: Logger, listener?: PgListener): Promise<PgNotifyBus> {
+    const bus = new PgNotifyBus(url, logger, listener ?? new PgListener(url), listener === undefined);
+    try {
+      await bus.listen();
+    } catch (err) {
+      if (bus.ownsListener) await bus.listener.close();
+      throw err;
+    }
     bus.helloTimer = setInterval(() => { if (bus.peers.size === 0) bus.sendHello(); }, LONELY_HELLO_MS);
     bus.helloTimer.unref?.();
     return bus;
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: 'axon-listen' });
-    client.on('notification', (n) => {
-      if (n.channel !== CHANNEL || !n.payload) return;
-      // Payloads are sent as text parameters, escaped as every string is (encodeText):
-      // by the notice connection, and by the event store for the notices in its batches.
-      const payload = decodeText(n.payload);
-      const sep = payload.indexOf(' ');
-      const origin = payload.slice(0, sep);
-      if (origin === this.origin) return;
-      let parsed: Sent | Sent[];
-      try {
-        parsed = JSON.parse(payload.slice(sep + 1)) as Sent | Sent[];
-      } catch {
+    this.listener.onState((up) => {
+      if (this.closed) return;
+      if (!up) {
+        this.logger.warn('replication: LISTEN connection lost; reconnecting');
         return;
       }
-      this.heard(origin);
-      // one message per notice is what processes of earlier versions send
-      for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-        if (message.t === 'hello') {
-          // Every greeting is answered (the sender may have lost an earlier answer), an
-          // answer is not: a hello is rare (each LISTEN start, or every LONELY_HELLO_MS).
-          if (!message.re) this.sendHello(HELLO_BACK);
-          continue;
-        }
-        for (const h of this.handlers) h(message);
-      }
+      this.logger.info('replication: LISTEN connection back');
+      // notices sent while it was down are lost: the handlers catch up, and the others hear this one again
+      this.sendHello();
+      for (const h of this.reconnectHandlers) h();
     });
-    client.on('error', (err) => this.lost(client, err));
-    client.on('end', () => this.lost(client, new Error('connection ended')));
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.listener = client;
+    await this.listener.listen(CHANNEL, (raw) => this.received(raw));
     // after LISTEN: whoever answers is heard
     this.sendHello();
+  }
+
+  private received(raw: string): void {
+    if (this.closed || !raw) return;
+    // Payloads are sent as text parameters, escaped as every string is (encodeText):
+    // by the notice connection, and by the event store for the notices in its batches.
+    const payload = decodeText(raw);
+    const sep = payload.indexOf(' ');
+    const origin = payload.slice(0, sep);
+    if (origin === this.origin) return;
+    let parsed: Sent | Sent[];
+    try {
+      parsed = JSON.parse(payload.slice(sep + 1)) as Sent | Sent[];
+    } catch {
+      return;
+    }
+    this.heard(origin);
+    // one message per notice is what processes of earlier versions send
+    for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (message.t === 'hello') {
+        // Every greeting is answered (the sender may have lost an earlier answer), an
+        // answer is not: a hello is rare (each LISTEN start, or every LONELY_HELLO_MS).
+        if (!message.re) this.sendHello(HELLO_BACK);
+        continue;
+      }
+      for (const h of this.handlers) h(message);
+    }
   }
 
   /** Records a process heard from; the first one heard runs the onPeer handlers. */
@@ -140,24 +157,6 @@ export class PgNotifyBus implements ReplicationBus {
   private enqueue(message: Sent): void {
     this.pending.push(message);
     if (!this.sending) this.publishing = this.drain();
-  }
-
-  private lost(client: pg.Client, err: Error): void {
-    if (this.closed || this.listener !== client) return;
-    this.listener = null;
-    this.logger.warn({ err: err.message }, 'replication: LISTEN connection lost; reconnecting');
-    client.end().catch(() => {});
-    const retry = (delay: number): void => {
-      this.retryTimer = setTimeout(() => {
-        if (this.closed) return;
-        this.listen().then(() => {
-          this.logger.info('replication: LISTEN connection back');
-          for (const h of this.reconnectHandlers) h();
-        }, () => retry(Math.min(delay * 2, 5_000)));
-      }, delay);
-      this.retryTimer.unref?.();
-    };
-    retry(100);
   }
 
   private async publisherClient(): Promise<pg.Client> {
@@ -256,11 +255,9 @@ export class PgNotifyBus implements ReplicationBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.retryTimer);
     clearInterval(this.helloTimer);
     await this.publishing;
-    await Promise.all([this.listener?.end().catch(() => {}), this.publisher?.end().catch(() => {})]);
-    this.listener = null;
+    await Promise.all([this.ownsListener ? this.listener.close() : undefined, this.publisher?.end().catch(() => {})]);
     this.publisher = null;
   }
 }

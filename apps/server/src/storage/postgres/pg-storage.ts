@@ -5,6 +5,7 @@ import { PgEventStore } from './pg-events.js';
 import { PgMediaStore } from './pg-media.js';
 import { PgPresenceListStore } from './pg-presence-list.js';
 import { PgStreamStore } from './pg-streams.js';
+import { PgListener } from './pg-listener.js';
 import { TokenRevocations } from './token-revocations.js';
 import { tokenFromRow, userFromRow, type TokenRow, type UserRow } from '../rows.js';
 
@@ -22,10 +23,13 @@ export class PgStorage implements Storage {
   readonly media: PgMediaStore;
   readonly presenceList: PgPresenceListStore;
   readonly streams: PgStreamStore;
+  /** The process's one LISTEN connection: token revocations here, the replication bus (PgNotifyBus) too. */
+  readonly notifications: PgListener;
   private readonly revocations: TokenRevocations;
 
   private constructor(readonly pool: pg.Pool, url: string) {
-    this.revocations = new TokenRevocations(url);
+    this.notifications = new PgListener(url);
+    this.revocations = new TokenRevocations(this.notifications);
     this.events = new PgEventStore(pool);
     this.media = new PgMediaStore(pool);
     this.presenceList = new PgPresenceListStore(pool);
@@ -121,7 +125,7 @@ export class PgStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    this.closing ??= Promise.all([this.revocations.close(), this.pool.end()]).then(() => {});
+    this.closing ??= Promise.all([this.notifications.close(), this.pool.end()]).then(() => {});
     return this.closing;
   }
 }
