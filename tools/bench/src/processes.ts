@@ -34,6 +34,10 @@ function spawnNode(args: string[], env: NodeJS.ProcessEnv, urlOf: (line: string)
       const url = urlOf(line);
       if (!url) return;
       found = true;
+      // The rest of the output (Axon's access log) is read and dropped without being split
+      // into lines: this process shares the machine's cores with the servers it measures.
+      lines.close();
+      child.stdout!.resume();
       resolve({
         url,
         pid: child.pid!,
@@ -124,8 +128,6 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningAxon>
           return undefined;
         }
       });
-      // Drain the log so a full pipe never stalls the server.
-      proc.child.stdout!.resume();
       procs.push(proc);
       metricsUrls.push(`http://127.0.0.1:${metricsPort}`);
     }
