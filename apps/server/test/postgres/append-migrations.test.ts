@@ -76,3 +76,31 @@ describe('migration 9', () => {
     }
   });
 });
+
+describe('migration 12', () => {
+  it('finds a user\'s membership events and a state key\'s history by type and key, not by reading the room', async () => {
+    await freshSchema(postgresMigrations.at(-1)!.version);
+    // a large room: many messages, a few state events
+    await pool.query(`INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts, topological_ordering)
+      SELECT i, '$e' || i, '!big:x', CASE WHEN i % 1000 = 0 THEN 'm.room.member' ELSE 'm.room.message' END,
+        CASE WHEN i % 1000 = 0 THEN '@u' || (i / 1000) || ':x' END, '@u:x', '{}', 0, i FROM generate_series(1, 20000) i`);
+    await pool.query('ANALYZE events');
+    // the store's statements (pg-events.ts: getMembershipEvents, getStateHistory), as prepared statements are planned
+    const client = await pool.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      for (const [sql, values] of [
+        ["SELECT * FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND stream_ordering <= $3 ORDER BY stream_ordering", ['!big:x', '@u7:x', 20000]],
+        ['SELECT * FROM events WHERE room_id = $1 AND type = $2 AND state_key = $3 AND stream_ordering <= $4 ORDER BY stream_ordering', ['!big:x', 'm.room.history_visibility', '', 20000]],
+      ] as const) {
+        await client.query({ name: '', text: `PREPARE q AS ${sql}` });
+        const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE q(${values.map((v) => (typeof v === 'number' ? v : `'${v}'`)).join(', ')})`))
+          .rows.map((r) => r['QUERY PLAN']).join('\n');
+        await client.query('DEALLOCATE q');
+        expect(plan).toMatch(/Index Scan using events_room_state/);
+      }
+    } finally {
+      client.release();
+    }
+  });
+});

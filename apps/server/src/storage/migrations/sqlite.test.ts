@@ -16,4 +16,17 @@ describe('SQLite migrations', () => {
     expect(() => db.prepare('INSERT INTO event_txns VALUES (?, ?, ?, ?)').run('h', 't1', '$f:hs', 2)).toThrow(/UNIQUE|PRIMARY/);
     db.close();
   });
+
+  it('12 finds a user\'s membership events and a state key\'s history by type and key, not by reading the room', () => {
+    const db = new Database(':memory:');
+    migrate(db);
+    // the store's statements (sqlite-events.ts: membershipEvents, stateHistory)
+    const plans = [
+      "SELECT * FROM events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ? AND stream_ordering <= ? ORDER BY stream_ordering",
+      'SELECT * FROM events WHERE room_id = ? AND type = ? AND state_key = ? AND stream_ordering <= ? ORDER BY stream_ordering',
+    ].map((sql) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(sql.includes("'m.room.member'") ? ['!r', '@u', 9] : ['!r', 'm.room.history_visibility', '', 9])) as { detail: string }[])
+      .map((r) => r.detail).join('; '));
+    for (const plan of plans) expect(plan).toMatch(/USING INDEX events_room_state \(room_id=\? AND type=\? AND state_key=\? AND stream_ordering<\?\)/);
+    db.close();
+  });
 });

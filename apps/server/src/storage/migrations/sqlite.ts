@@ -233,4 +233,17 @@ ALTER TABLE event_txns_by_key RENAME TO event_txns;
     // serves one process.
     sql: 'SELECT 1;',
   },
+  {
+    version: 12,
+    name: 'state history by type and key',
+    // A user's membership events in a room, and the room's history_visibility changes,
+    // read to judge what the user may see (GET /events/{eventId}, /messages, initialSync
+    // when a room's latest events came before the user joined), were found through
+    // (room_id, stream_ordering): every event of the room up to that point was read, so the
+    // cost grew with the room's size. This index holds state events only (messages have no
+    // state key), so sending a message writes nothing more.
+    sql: `
+CREATE INDEX IF NOT EXISTS events_room_state ON events (room_id, type, state_key, stream_ordering) WHERE state_key IS NOT NULL;
+`,
+  },
 ];
