@@ -47,9 +47,17 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const storage = instrumentStorage(opened, metrics);
   const stopController = new AbortController();
   // Several processes on one PostgreSQL database act as one server (docs/scaling.md).
-  const replication = config.database.name === 'postgres'
-    ? new Replicator(await PgNotifyBus.connect(config.database.args.url, logger, (opened as Partial<Pick<PgStorage, 'notifications'>>).notifications), config.database.args.url, logger)
-    : null;
+  let replication: Replicator | null = null;
+  if (config.database.name === 'postgres') {
+    try {
+      const bus = await PgNotifyBus.connect(config.database.args.url, logger, (opened as Partial<Pick<PgStorage, 'notifications'>>).notifications);
+      replication = new Replicator(bus, config.database.args.url, logger);
+    } catch (err) {
+      // the storage's listener would otherwise go on retrying, and its pool hold the process open
+      await storage.close();
+      throw err;
+    }
+  }
   // one-call batches carry their own replication notice (PgEventStore.announceWith)
   if (replication) (storage.events as Partial<Pick<PgEventStore, 'announceWith'>>).announceWith?.(replication.inBandNotice());
   const eventStore = replication ? replication.wrapEvents(storage.events) : storage.events;

@@ -85,10 +85,10 @@ export class PgNotifyBus implements ReplicationBus {
   }
 
   private async listen(): Promise<void> {
-    this.listener.onState((up) => {
+    this.listener.onState((up, err) => {
       if (this.closed) return;
       if (!up) {
-        this.logger.warn('replication: LISTEN connection lost; reconnecting');
+        this.logger.warn({ err: err?.message }, 'replication: LISTEN connection lost; reconnecting');
         return;
       }
       this.logger.info('replication: LISTEN connection back');

@@ -116,6 +116,30 @@ describe('PgListener', () => {
     }
   });
 
+  it('says it is back when a listen() opens the connection before the retry does', async () => {
+    const listener = new PgListener(db.url, 'listener-early');
+    const states: boolean[] = [];
+    listener.onState((up) => states.push(up));
+    const heard: string[] = [];
+    try {
+      await listener.listen('chan_a', (p) => heard.push(`a ${p}`));
+      await terminate(await only('listener-early'));
+      await until(() => states.length, (n) => n >= 1, 'the loss');
+      // the retry waits 100 ms: this open comes first
+      await listener.listen('chan_c', (p) => heard.push(`c ${p}`));
+      expect(states).toEqual([false, true]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(states).toEqual([false, true]);
+      expect(await backends('listener-early')).toHaveLength(1);
+      await notify('chan_a', 'x');
+      await notify('chan_c', 'y');
+      await until(() => heard.length, (n) => n >= 2, 'the notices');
+      expect(heard).toEqual(['a x', 'c y']);
+    } finally {
+      await listener.close();
+    }
+  });
+
   it('keeps trying while the database refuses it, and listens once it can', async () => {
     // a database's own connections cannot close it to others
     const admin = new pg.Client({ connectionString: pgAdminUrl() });
@@ -153,8 +177,9 @@ describe('one LISTEN connection per process', () => {
       bus = await PgNotifyBus.connect(db.url, logger, storage.notifications);
       expect(storage.tokenGeneration()).toBeUndefined();
       await until(() => storage.tokenGeneration(), (g) => g !== undefined, 'the token channel');
+      // the bus's channel and the tokens' on the one connection
       expect(await backends('axon-listen')).toHaveLength(1);
-      expect(await backends('axon-tokens')).toEqual([]);
+      expect(storage.notifications.isListening('axon_replication') && storage.notifications.isListening('axon_token_revoked')).toBe(true);
     } finally {
       await bus?.close();
       await storage.close();

@@ -241,7 +241,8 @@ ALTER TABLE event_txns_by_key RENAME TO event_txns;
     // when a room's latest events came before the user joined), were found through
     // (room_id, stream_ordering): every event of the room up to that point was read, so the
     // cost grew with the room's size. This index holds state events only (messages have no
-    // state key), so sending a message writes nothing more.
+    // state key), so sending a message writes nothing more. The state of a room at a
+    // position (getStateAt, for rooms a user left) reads it too, in place of every event.
     sql: `
 CREATE INDEX IF NOT EXISTS events_room_state ON events (room_id, type, state_key, stream_ordering) WHERE state_key IS NOT NULL;
 `,

@@ -1,10 +1,12 @@
 import pg from 'pg';
 
 type NoticeHandler = (payload: string) => void;
-type StateHandler = (up: boolean) => void;
+type StateHandler = (up: boolean, err?: Error) => void;
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5_000;
+/** A host that does not answer must not hold up a retry, or close(), for minutes. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * One LISTEN connection per process, for every channel the process listens on. PostgreSQL
@@ -17,7 +19,8 @@ const MAX_RETRY_MS = 5_000;
  * admin CLI) never opens one. While any channel is listened on, a lost connection is
  * opened again with backoff (100 ms doubling to 5 s) and LISTENs on every channel again;
  * `onState` handlers hear each loss (false) and each return (true), since notices sent
- * in between are lost and each user makes up for them its own way.
+ * in between are lost and each user makes up for them its own way. A first open that
+ * failed counts as a loss: the open that succeeds after it is a return.
  */
 export class PgListener {
   private readonly channels = new Map<string, NoticeHandler[]>();
@@ -28,6 +31,8 @@ export class PgListener {
   private opening: Promise<pg.Client> | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retryMs = FIRST_RETRY_MS;
+  /** Lost (or never opened after a failed try) since the state handlers last heard true. */
+  private down = false;
   private closed = false;
 
   constructor(private readonly url: string, private readonly applicationName = 'axon-listen') {}
@@ -56,7 +61,10 @@ export class PgListener {
     return this.client !== null && this.listened.has(channel);
   }
 
-  /** Called with false when the connection is lost and with true when it is back (not on the first open). */
+  /**
+   * Called with false (and the error) when the connection is lost, and with true when an
+   * open succeeds after a loss or a failed open; not on a first open that succeeds.
+   */
   onState(handler: StateHandler): void {
     this.stateHandlers.push(handler);
   }
@@ -67,14 +75,14 @@ export class PgListener {
   }
 
   private async connect(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.url, application_name: this.applicationName });
+    const client = new pg.Client({ connectionString: this.url, application_name: this.applicationName, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     client.on('notification', (n) => {
       if (this.closed) return;
       for (const h of this.channels.get(n.channel) ?? []) h(n.payload ?? '');
     });
     // before connect: an error event without a listener would crash the process
-    client.on('error', () => this.lost(client));
-    client.on('end', () => this.lost(client));
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
     try {
       await client.connect();
       const channels = [...this.channels.keys()];
@@ -83,21 +91,28 @@ export class PgListener {
       this.client = client;
       for (const c of channels) this.listened.add(c);
       this.retryMs = FIRST_RETRY_MS;
+      // whichever open brings it back (the retry's, or a listen() that came first) says so
+      if (this.down) {
+        this.down = false;
+        for (const h of this.stateHandlers) h(true);
+      }
       return client;
     } catch (err) {
       client.removeAllListeners('end');
       client.end().catch(() => {});
+      this.down = true;
       this.retry();
       throw err;
     }
   }
 
-  private lost(client: pg.Client): void {
+  private lost(client: pg.Client, err: Error): void {
     if (this.client !== client) return;
     this.client = null;
     this.listened.clear();
+    this.down = true;
     client.end().catch(() => {});
-    for (const h of this.stateHandlers) h(false);
+    for (const h of this.stateHandlers) h(false, err);
     this.retry();
   }
 
@@ -109,7 +124,7 @@ export class PgListener {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (this.closed || this.client) return;
-      this.open().then(() => { for (const h of this.stateHandlers) h(true); }, () => {});
+      this.open().catch(() => {});
     }, delay);
     this.retryTimer.unref?.();
   }
@@ -118,7 +133,7 @@ export class PgListener {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    await this.opening?.catch(() => {});
+    // an open under way is not waited for: it sees `closed` once connected, and ends its client
     const client = this.client;
     this.client = null;
     this.listened.clear();
