@@ -117,6 +117,11 @@ export interface EventStore {
   getRoomMembers(roomId: string, membership?: Membership): Promise<string[]>;
   /** The user's membership events in the room, oldest first, up to a stream ordering. */
   getMembershipEvents(roomId: string, userId: string, upToStream?: number): Promise<PersistedEvent[]>;
+  /**
+   * getMembershipEvents for many rooms in one call (initialSync): room id -> the user's
+   * membership events there, oldest first. Rooms without any are absent.
+   */
+  getMembershipEventsInRooms(roomIds: readonly string[], userId: string): Promise<Map<string, PersistedEvent[]>>;
   setForgotten(roomId: string, userId: string): Promise<void>;
 
   /**
@@ -146,6 +151,11 @@ export interface EventStore {
   getLatestEventsInRooms(roomIds: readonly string[], upToStream: number, limit: number): Promise<Map<string, PersistedEvent[]>>;
   /** Every event that set (type, stateKey) in the room, oldest first, up to a stream ordering. */
   getStateHistory(roomId: string, type: string, stateKey: string, upToStream?: number): Promise<PersistedEvent[]>;
+  /**
+   * getStateHistory for many rooms in one call (initialSync): room id -> every event that
+   * set (type, stateKey) there, oldest first. Rooms without any are absent.
+   */
+  getStateHistoryInRooms(roomIds: readonly string[], type: string, stateKey: string): Promise<Map<string, PersistedEvent[]>>;
 
   createAlias(alias: string, roomId: string, creator: string): Promise<boolean>;
   getAlias(alias: string): Promise<{ roomId: string; creator: string } | null>;

@@ -74,4 +74,32 @@ describe('initialSync room tails', () => {
       expect(ids).toContain(afterJoin);
     }
   });
+
+  it('judges each room by its own history: several rooms joined late, `joined` and `shared` side by side', async () => {
+    const owner = await register(srv.baseUrl);
+    const late = await register(srv.baseUrl);
+    const rooms: { id: string; visibility: string; before: string[]; after: string }[] = [];
+    for (const visibility of ['joined', 'shared', 'joined', 'shared', 'invited']) {
+      const id = await createRoom(srv.baseUrl, owner, {
+        preset: 'public_chat',
+        initial_state: [{ type: 'm.room.history_visibility', state_key: '', content: { history_visibility: visibility } }],
+      });
+      const before = [await send(srv.baseUrl, owner, id, `before in ${visibility}`)];
+      rooms.push({ id, visibility, before, after: '' });
+    }
+    for (const room of rooms) expect(await membership(srv.baseUrl, late, room.id, 'join')).toBe(200);
+    for (const room of rooms) room.after = await send(srv.baseUrl, owner, room.id, 'after');
+    // the rooms' creation events are among the last ten: every room needs the judge
+    for (const limit of [5, 10]) {
+      const got = await timelines(late, limit);
+      for (const room of rooms) {
+        const ids = got.get(room.id)!.map((e) => e.event_id);
+        expect(ids, `${room.visibility} at ${limit}`).toContain(room.after);
+        for (const id of room.before) {
+          if (room.visibility === 'shared') expect(ids, `${room.visibility} at ${limit}`).toContain(id);
+          else expect(ids, `${room.visibility} at ${limit}`).not.toContain(id);
+        }
+      }
+    }
+  });
 });

@@ -161,6 +161,18 @@ function latestAt(events: readonly PersistedEvent[], at: number): PersistedEvent
   return out;
 }
 
+/**
+ * What a user may see of a room's events: from their membership events there and the
+ * room's history_visibility changes (each oldest first), and whether they are peeking
+ * (not joined now).
+ */
+function judgeFrom(userId: string, memberships: readonly PersistedEvent[], visibility: readonly PersistedEvent[], isPeeking: boolean): (ev: PersistedEvent) => boolean {
+  return (ev) => canSeeEvent(userId, ev, {
+    membership: membershipAt(memberships, ev.stream_ordering),
+    historyVisibility: latestAt(visibility, ev.stream_ordering)?.content['history_visibility'] as string | undefined,
+  }, { isPeeking });
+}
+
 /** What initialSync read for a room ahead of its snapshot. */
 interface RoomPrefetch {
   /** The room's last `limit` events up to the snapshot, oldest first. */
@@ -169,6 +181,8 @@ interface RoomPrefetch {
   readonly joinedSince?: number;
   /** The room's current state events (read for every joined room at once). */
   readonly state?: readonly PersistedEvent[];
+  /** What the user may see of `latest`, when some of it came before the join (read for every such room at once). */
+  readonly judge?: (ev: PersistedEvent) => boolean;
 }
 
 /**
@@ -635,7 +649,7 @@ export class SyncService {
     // the setting: the common case needs no judge, and no reads for one.
     const joinedThroughout = joined && pre?.joinedSince !== undefined
       && (latest.length === 0 || pre.joinedSince <= latest[0]!.stream_ordering);
-    const messages = joinedThroughout ? latest : latest.filter(await this.historyJudge(req.userId, roomId));
+    const messages = joinedThroughout ? latest : latest.filter(pre?.judge ?? await this.historyJudge(req.userId, roomId));
     const end = joined ? formatStreamToken(snapshot) : this.tokenWithRoom(snapshot, upTo);
     const start = latest.length > 0 ? this.tokenWithRoom(snapshot, positionBefore(latest[0]!)) : end;
     fields.push(
@@ -680,6 +694,22 @@ export class SyncService {
         if (this.redactions === redactionsBefore) this.fillTail(roomId, events, snapshot.room.stream, limit);
       }
     }
+    // Rooms whose shown events began before the user's join (a quiet room they created:
+    // its creation events are among the last few) need the visibility judge: its reads
+    // for all of them in one call each, not three per room.
+    const judged = joinedNow.filter((r) => {
+      const first = latestByRoom.get(r.roomId)?.[0];
+      return first !== undefined && first.stream_ordering < r.streamOrdering;
+    }).map((r) => r.roomId);
+    const judges = new Map<string, (ev: PersistedEvent) => boolean>();
+    if (judged.length > 0) {
+      const [memberships, visibility] = await Promise.all([
+        this.store.getMembershipEventsInRooms(judged, userId),
+        this.store.getStateHistoryInRooms(judged, 'm.room.history_visibility', ''),
+      ]);
+      // joined now (joinedNow): not peeking
+      for (const roomId of judged) judges.set(roomId, judgeFrom(userId, memberships.get(roomId) ?? [], visibility.get(roomId) ?? [], false));
+    }
     for (const row of rows) {
       if (row.forgotten) continue;
       let membership = row.membership;
@@ -701,7 +731,7 @@ export class SyncService {
       const room = roomRecords.get(row.roomId);
       // joined now, and the membership row is the user's last membership event in the room
       const pre: RoomPrefetch | undefined = membership === 'join' && event === null
-        ? { latest: latestByRoom.get(row.roomId) ?? [], joinedSince: row.streamOrdering, state: statesByRoom.get(row.roomId) ?? [] }
+        ? { latest: latestByRoom.get(row.roomId) ?? [], joinedSince: row.streamOrdering, state: statesByRoom.get(row.roomId) ?? [], judge: judges.get(row.roomId) }
         : undefined;
       const fields = await this.roomSnapshot(req, row.roomId, membership, event, memberStream, snapshot, limit, now,
         accountData.rooms.get(row.roomId) ?? [], room?.isPublic ?? false, pre);
@@ -739,11 +769,7 @@ export class SyncService {
       this.store.getStateHistory(roomId, 'm.room.history_visibility', ''),
       this.store.getMembership(roomId, userId),
     ]);
-    const isPeeking = current?.membership !== 'join';
-    return (ev) => canSeeEvent(userId, ev, {
-      membership: membershipAt(memberships, ev.stream_ordering),
-      historyVisibility: latestAt(visibility, ev.stream_ordering)?.content['history_visibility'] as string | undefined,
-    }, { isPeeking });
+    return judgeFrom(userId, memberships, visibility, current?.membership !== 'join');
   }
 
   /** GET /events/{eventId}: the event if the user may see it, else 404 as for an unknown one. */

@@ -11,6 +11,17 @@ import { encodeText, inTransaction, STREAM_LOCKS, textLiteral } from './pg-db.js
 
 /** Rooms whose state is kept in memory, as in SQLite. */
 const STATE_CACHE_ROOMS = 2_000;
+
+/** Events (in stream order) by room, each room's in that order. */
+function groupByRoom(events: readonly PersistedEvent[]): Map<string, PersistedEvent[]> {
+  const out = new Map<string, PersistedEvent[]>();
+  for (const ev of events) {
+    const list = out.get(ev.room_id);
+    if (list) list.push(ev);
+    else out.set(ev.room_id, [ev]);
+  }
+  return out;
+}
 /** Room ids remembered as existing (about 100 bytes each); forgotten all at once beyond it. */
 const KNOWN_ROOMS = 100_000;
 
@@ -733,6 +744,12 @@ export class PgEventStore implements EventStore {
       ORDER BY stream_ordering`, [roomId, type, stateKey, upToStream])).map(eventFromRow);
   }
 
+  async getStateHistoryInRooms(roomIds: readonly string[], type: string, stateKey: string): Promise<Map<string, PersistedEvent[]>> {
+    if (roomIds.length === 0) return new Map();
+    return groupByRoom((await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = ANY($1::text[]) AND type = $2 AND state_key = $3
+      ORDER BY stream_ordering`, [[...new Set(roomIds)], type, stateKey])).map(eventFromRow));
+  }
+
   async getMembership(roomId: string, userId: string): Promise<RoomMembershipRow | null> {
     const row = await this.row<MembershipRow>('SELECT * FROM room_memberships WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
     return row ? membershipFromRow(row) : null;
@@ -747,6 +764,12 @@ export class PgEventStore implements EventStore {
   async getMembershipEvents(roomId: string, userId: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
     return (await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
       AND stream_ordering <= $3 ORDER BY stream_ordering`, [roomId, userId, upToStream])).map(eventFromRow);
+  }
+
+  async getMembershipEventsInRooms(roomIds: readonly string[], userId: string): Promise<Map<string, PersistedEvent[]>> {
+    if (roomIds.length === 0) return new Map();
+    return groupByRoom((await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = ANY($1::text[]) AND type = 'm.room.member'
+      AND state_key = $2 ORDER BY stream_ordering`, [[...new Set(roomIds)], userId])).map(eventFromRow));
   }
 
   async setForgotten(roomId: string, userId: string): Promise<void> {
