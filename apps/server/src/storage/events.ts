@@ -117,11 +117,6 @@ export interface EventStore {
   getRoomMembers(roomId: string, membership?: Membership): Promise<string[]>;
   /** The user's membership events in the room, oldest first, up to a stream ordering. */
   getMembershipEvents(roomId: string, userId: string, upToStream?: number): Promise<PersistedEvent[]>;
-  /**
-   * getMembershipEvents for many rooms in one call (initialSync): room id -> the user's
-   * membership events there, oldest first. Rooms without any are absent.
-   */
-  getMembershipEventsInRooms(roomIds: readonly string[], userId: string): Promise<Map<string, PersistedEvent[]>>;
   setForgotten(roomId: string, userId: string): Promise<void>;
 
   /**
@@ -153,7 +148,8 @@ export interface EventStore {
   getStateHistory(roomId: string, type: string, stateKey: string, upToStream?: number): Promise<PersistedEvent[]>;
   /**
    * getStateHistory for many rooms in one call (initialSync): room id -> every event that
-   * set (type, stateKey) there, oldest first. Rooms without any are absent.
+   * set (type, stateKey) there, oldest first. Rooms without any are absent. With
+   * 'm.room.member' and a user id: the user's membership events in each room.
    */
   getStateHistoryInRooms(roomIds: readonly string[], type: string, stateKey: string): Promise<Map<string, PersistedEvent[]>>;
 

@@ -704,7 +704,7 @@ export class SyncService {
     const judges = new Map<string, (ev: PersistedEvent) => boolean>();
     if (judged.length > 0) {
       const [memberships, visibility] = await Promise.all([
-        this.store.getMembershipEventsInRooms(judged, userId),
+        this.store.getStateHistoryInRooms(judged, 'm.room.member', userId),
         this.store.getStateHistoryInRooms(judged, 'm.room.history_visibility', ''),
       ]);
       // joined now (joinedNow): not peeking

@@ -12,7 +12,7 @@ import { encodeText, inTransaction, STREAM_LOCKS, textLiteral } from './pg-db.js
 /** Rooms whose state is kept in memory, as in SQLite. */
 const STATE_CACHE_ROOMS = 2_000;
 
-/** Events (in stream order) by room, each room's in that order. */
+/** Events by room, each room's in the order given. */
 function groupByRoom(events: readonly PersistedEvent[]): Map<string, PersistedEvent[]> {
   const out = new Map<string, PersistedEvent[]>();
   for (const ev of events) {
@@ -723,18 +723,12 @@ export class PgEventStore implements EventStore {
   }
 
   async getLatestEventsInRooms(roomIds: readonly string[], upToStream: number, limit: number): Promise<Map<string, PersistedEvent[]>> {
-    const out = new Map<string, PersistedEvent[]>();
-    if (limit <= 0 || roomIds.length === 0) return out;
+    if (limit <= 0 || roomIds.length === 0) return new Map();
     // one round trip: a LATERAL index scan per room, newest first
     const rows = await this.rows<EventRow>(`SELECT e.* FROM unnest($1::text[]) AS r(room_id)
       CROSS JOIN LATERAL (SELECT * FROM events WHERE room_id = r.room_id AND stream_ordering <= $2
         ORDER BY stream_ordering DESC LIMIT $3) e`, [[...roomIds], upToStream, limit]);
-    for (const row of rows) {
-      const ev = eventFromRow(row);
-      let list = out.get(ev.room_id);
-      if (!list) out.set(ev.room_id, (list = []));
-      list.push(ev);
-    }
+    const out = groupByRoom(rows.map(eventFromRow));
     for (const list of out.values()) list.sort((a, b) => a.stream_ordering - b.stream_ordering);
     return out;
   }
@@ -764,12 +758,6 @@ export class PgEventStore implements EventStore {
   async getMembershipEvents(roomId: string, userId: string, upToStream = Number.MAX_SAFE_INTEGER): Promise<PersistedEvent[]> {
     return (await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2
       AND stream_ordering <= $3 ORDER BY stream_ordering`, [roomId, userId, upToStream])).map(eventFromRow);
-  }
-
-  async getMembershipEventsInRooms(roomIds: readonly string[], userId: string): Promise<Map<string, PersistedEvent[]>> {
-    if (roomIds.length === 0) return new Map();
-    return groupByRoom((await this.rows<EventRow>(`SELECT * FROM events WHERE room_id = ANY($1::text[]) AND type = 'm.room.member'
-      AND state_key = $2 ORDER BY stream_ordering`, [[...new Set(roomIds)], userId])).map(eventFromRow));
   }
 
   async setForgotten(roomId: string, userId: string): Promise<void> {

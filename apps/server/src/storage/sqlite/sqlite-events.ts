@@ -344,16 +344,6 @@ export class SqliteEventStore implements EventStore {
     return (this.s.membershipEvents.all(roomId, userId, upToStream) as EventRow[]).map(eventFromRow);
   }
 
-  async getMembershipEventsInRooms(roomIds: readonly string[], userId: string): Promise<Map<string, PersistedEvent[]>> {
-    // in-process statements, each an index lookup (migration 12): one call for the caller, not one query
-    const out = new Map<string, PersistedEvent[]>();
-    for (const roomId of new Set(roomIds)) {
-      const rows = this.s.membershipEvents.all(roomId, userId, Number.MAX_SAFE_INTEGER) as EventRow[];
-      if (rows.length > 0) out.set(roomId, rows.map(eventFromRow));
-    }
-    return out;
-  }
-
   async setForgotten(roomId: string, userId: string): Promise<void> {
     this.s.forget.run(roomId, userId);
   }
@@ -412,6 +402,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   async getStateHistoryInRooms(roomIds: readonly string[], type: string, stateKey: string): Promise<Map<string, PersistedEvent[]>> {
+    // in-process statements, each an index lookup (migration 12): one call for the caller, not one query
     const out = new Map<string, PersistedEvent[]>();
     for (const roomId of new Set(roomIds)) {
       const rows = this.s.stateHistory.all(roomId, type, stateKey, Number.MAX_SAFE_INTEGER) as EventRow[];
