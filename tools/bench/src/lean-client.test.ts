@@ -42,6 +42,23 @@ describe('LeanConnection', () => {
     }
   });
 
+  it('counts and drops bodies when asked, and reads the answers after them', async () => {
+    const c = LeanConnection.forUrl(url);
+    try {
+      const r = await c.request('GET', '/big', undefined, undefined, { discardBody: true });
+      expect(r).toEqual({ status: 200, text: '', bytes: Buffer.byteLength(big) });
+      const small = await c.request('GET', '/a', undefined, undefined, { discardBody: true });
+      expect(small).toEqual({ status: 200, text: '', bytes: Buffer.byteLength(JSON.stringify({ path: '/a' })) });
+      const kept = await c.request('GET', '/big', undefined, undefined);
+      expect(kept.text).toBe(big);
+      expect(kept.bytes).toBe(Buffer.byteLength(big));
+      const next = await c.request('GET', '/b', undefined, undefined);
+      expect(JSON.parse(next.text)).toEqual({ path: '/b' });
+    } finally {
+      c.close();
+    }
+  });
+
   it('sends a body with its length', async () => {
     const c = LeanConnection.forUrl(url);
     try {
