@@ -14,6 +14,7 @@ import { RawBody } from './raw-body.js';
 import { validateBody, validateQuery } from './middleware/validate-request.js';
 import { NOT_YET_IMPLEMENTED } from './not-yet-implemented.js';
 import { RawJson } from './raw-json.js';
+import { sendJson } from './json-reply.js';
 import { RouteTable } from './route-table.js';
 
 /** `/rooms/{roomId}/join` -> `/rooms/:roomId/join`. */
@@ -40,21 +41,6 @@ export function assertHandlersComplete(handlers: HandlerMap): void {
 /** JSON bodies unless the spec says the operation consumes something else (media upload). */
 function consumesJson(op: OperationInfo): boolean {
   return op.consumes.length === 0 || op.consumes.some((c) => c === 'application/json' || c.endsWith('+json'));
-}
-
-/**
- * What `res.status(s).json(body)` writes (same headers), without Express's send path:
- * no ETag or freshness checks apply to these answers.
- */
-function sendJsonText(res: Response, status: number, text: string): void {
-  // Encoded once, off the JS heap: with a string, its length is counted over a flattened
-  // copy and node:http prepends the header block to it, two more copies of the body
-  // for the young-generation GC.
-  const body = Buffer.from(text);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', body.length);
-  res.end(body);
 }
 
 /**
@@ -129,13 +115,13 @@ function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppC
     const validating = app.config.testing.validate_responses;
     if (reply.body instanceof RawJson) {
       // test mode parses it, so that response validation sees the body
-      if (validating) res.status(reply.status).json(JSON.parse(reply.body.text));
-      else sendJsonText(res, reply.status, reply.body.text);
+      if (validating) res.status(reply.status).json(JSON.parse(reply.body.takeText()));
+      else sendJson(res, reply.status, reply.body.json);
       return;
     }
     // test mode goes through res.json, which response validation wraps
     if (validating) res.status(reply.status).json(reply.body);
-    else sendJsonText(res, reply.status, JSON.stringify(reply.body) ?? '');
+    else sendJson(res, reply.status, JSON.stringify(reply.body) ?? '');
   };
 }
 

@@ -13,7 +13,7 @@
 import { errors, MatrixError } from '../../errors.js';
 import type { EventStore } from '../../storage/events.js';
 import type { StreamStore, PresenceRecord, AccountDataRecord, ReceiptRecord } from '../../storage/streams.js';
-import { EventJsonCache, formatClientEvent, jsonArray, type ClientEvent } from '../events/format.js';
+import { EventJsonCache, formatClientEvent, jsonArray, type ClientEvent, type JsonSink } from '../events/format.js';
 import type { Membership, PersistedEvent } from '../events/types.js';
 import { canSeeEvent } from '../rooms/visibility.js';
 import type { RoomState } from '../rooms/room-state.js';
@@ -660,7 +660,12 @@ export class SyncService {
     return fields;
   }
 
-  async initialSync(req: SyncRequester, opts: { limit?: number | undefined; archived?: boolean | undefined }): Promise<string> {
+  /**
+   * Writes the answer into `out` room by room, so that each room's text dies young: built
+   * whole, a few megabytes of text stayed alive through the young-generation collections
+   * and was flattened into fresh memory at the end.
+   */
+  async initialSync(req: SyncRequester, opts: { limit?: number | undefined; archived?: boolean | undefined }, out: JsonSink): Promise<void> {
     const limit = this.checkLimit(opts.limit, this.options.initialSyncDefaultLimit, this.options.initialSyncMaxLimit);
     const archived = opts.archived ?? false;
     const snapshot = this.currentToken();
@@ -668,7 +673,6 @@ export class SyncService {
     const userId = req.userId;
     const rows = await this.store.getMemberships(userId);
     const accountData = await this.streams.accountData.snapshot(userId, snapshot.account_data);
-    const roomParts: string[] = [];
     const joinedRooms: string[] = [];
     // The timelines of the rooms the user is joined to now (the common case) in one read.
     const joinedNow = rows.filter((r) => !r.forgotten && r.membership === 'join' && r.streamOrdering <= snapshot.room.stream);
@@ -710,6 +714,8 @@ export class SyncService {
       // joined now (joinedNow): not peeking
       for (const roomId of judged) judges.set(roomId, judgeFrom(userId, memberships.get(roomId) ?? [], visibility.get(roomId) ?? [], false));
     }
+    out.write('{"rooms":[');
+    let first = true;
     for (const row of rows) {
       if (row.forgotten) continue;
       let membership = row.membership;
@@ -735,12 +741,13 @@ export class SyncService {
         : undefined;
       const fields = await this.roomSnapshot(req, row.roomId, membership, event, memberStream, snapshot, limit, now,
         accountData.rooms.get(row.roomId) ?? [], room?.isPublic ?? false, pre);
-      roomParts.push(`{${ropeJoin(fields)}}`);
+      out.write(first ? `{${ropeJoin(fields)}}` : `,{${ropeJoin(fields)}}`);
+      first = false;
     }
     const presence = await this.presenceParts(this.sharingAt(userId, joinedRooms), now);
     const receipts = joinedRooms.length ? await this.streams.receipts.snapshot(joinedRooms, snapshot.receipt) : [];
-    return `{"rooms":[${ropeJoin(roomParts)}],"presence":${jsonArray(presence)},"account_data":${JSON.stringify(accountData.global)},`
-      + `"receipts":${JSON.stringify(receipts)},"end":${JSON.stringify(formatStreamToken(snapshot))}}`;
+    out.write(`],"presence":${jsonArray(presence)},"account_data":${JSON.stringify(accountData.global)},`
+      + `"receipts":${JSON.stringify(receipts)},"end":${JSON.stringify(formatStreamToken(snapshot))}}`);
   }
 
   private sharingAt(userId: string, joinedRooms: readonly string[]): string[] {

@@ -1,6 +1,7 @@
 import type { Requester } from '../../domain/accounts/accounts.js';
 import type { SyncRequester } from '../../domain/sync/sync-service.js';
 import type { HandlerMap } from '../handler.js';
+import { JsonBuffer } from '../json-reply.js';
 import { RawJson } from '../raw-json.js';
 import { defaultPushRules } from './push-rules-default.js';
 
@@ -17,8 +18,14 @@ export const syncHandlers: HandlerMap = {
 
   getInitialSync: async ({ query, app, requester }) => {
     const archived = typeof query.archived === 'boolean' ? query.archived : undefined;
-    const text = await app.sync.initialSync(who(requester()), { limit: int(query.limit), archived });
-    return { status: 200, body: new RawJson(text) };
+    const out = new JsonBuffer();
+    try {
+      await app.sync.initialSync(who(requester()), { limit: int(query.limit), archived }, out);
+    } catch (err) {
+      out.release();
+      throw err;
+    }
+    return { status: 200, body: new RawJson(out) };
   },
 
   getEventsByEventId: async ({ params, app, requester }) => {
