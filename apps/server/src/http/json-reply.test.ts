@@ -52,7 +52,7 @@ describe('JsonBuffer', () => {
     const out = new JsonBuffer(new ReplyBuffers());
     const head = `"${'a'.repeat(64 * 1024 - 102)}`;
     out.write(head);
-    // 60 characters, 180 bytes, 100 bytes left
+    // 60 characters, 180 bytes, 101 bytes left
     const tail = `${'\u4e2d'.repeat(60)}"`;
     out.write(tail);
     expect(out.byteLength).toBe(Buffer.byteLength(head + tail));
@@ -79,23 +79,80 @@ describe('JsonBuffer', () => {
     expect(buffers.allocated).toBe(afterFirst);
   });
 
-  it('gives two answers in flight two buffers', async () => {
+  it('gives two answers in flight two buffers, and takes both back once both have closed', async () => {
     const buffers = new ReplyBuffers();
-    const a = rooms(5000);
-    const b = rooms(4000).map((p) => p.replaceAll('!r', '!s'));
+    // larger than the kernel's socket buffers, and not read until both are sent: both
+    // answers are still being written when the second is built
+    const a = rooms(150_000);
+    const b = rooms(120_000).map((p) => p.replaceAll('!r', '!s'));
     const holding: ServerResponse[] = [];
+    let freeWhenBothSent = -1;
+    let bothSent!: () => void;
+    const sent = new Promise<void>((r) => { bothSent = r; });
     const url = await serve((res, path) => {
       const out = new JsonBuffer(buffers);
       for (const p of path === '/a' ? a : b) out.write(p);
-      holding.push(res);
       out.send(res, 200);
+      holding.push(res);
+      if (holding.length === 2) {
+        freeWhenBothSent = buffers.freeCount;
+        bothSent();
+      }
     });
-    // both built before either is read: one buffer reused by the second would corrupt the first
-    const [ra, rb] = await Promise.all([get(`${url}/a`), get(`${url}/b`)]);
-    expect(ra.body.toString('utf8')).toBe(a.join(''));
-    expect(rb.body.toString('utf8')).toBe(b.join(''));
+    const read = (path: string): Promise<Buffer> => new Promise((resolve, reject) => {
+      request(`${url}${path}`, { agent: false }, (res) => {
+        res.pause();
+        void sent.then(() => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+          res.resume();
+        });
+      }).on('error', reject).end();
+    });
+    const [ra, rb] = await Promise.all([read('/a'), read('/b')]);
+    expect(ra.toString('utf8')).toBe(a.join(''));
+    expect(rb.toString('utf8')).toBe(b.join(''));
     await Promise.all(holding.map((r) => (r.closed ? undefined : closed(r))));
-    expect(buffers.freeCount).toBeGreaterThanOrEqual(2);
+    expect(buffers.freeCount).toBe(freeWhenBothSent + 2);
+  });
+
+  it('gives its buffer back at once when the client left before the answer was sent', async () => {
+    const buffers = new ReplyBuffers();
+    let freeBefore = -1;
+    let done!: () => void;
+    const handled = new Promise<void>((r) => { done = r; });
+    const url = await serve((res) => {
+      res.once('close', () => {
+        const out = new JsonBuffer(buffers);
+        for (const p of rooms(3000)) out.write(p);
+        freeBefore = buffers.freeCount;
+        out.send(res, 200);
+        done();
+      });
+    });
+    const req = request(url, { agent: false });
+    req.on('error', () => {});
+    req.end();
+    await new Promise((r) => setTimeout(r, 50));
+    req.destroy();
+    await handled;
+    expect(buffers.freeCount).toBe(freeBefore + 1);
+  });
+
+  it('refuses to be written after it was sent, or used after it was released', async () => {
+    const out = new JsonBuffer(new ReplyBuffers());
+    out.write('{}');
+    const url = await serve((res) => {
+      out.send(res, 200);
+      expect(() => out.write('x')).toThrow(/after it was sent/);
+      expect(() => out.send(res, 200)).toThrow(/sent twice/);
+    });
+    expect((await get(url)).body.toString('utf8')).toBe('{}');
+    const released = new JsonBuffer(new ReplyBuffers());
+    released.release();
+    expect(() => released.write('x')).toThrow(/released/);
+    expect(() => released.toString()).toThrow(/released/);
   });
 
   it('takes back the buffer of an answer cut off only once its connection has closed', async () => {
@@ -113,8 +170,8 @@ describe('JsonBuffer', () => {
       out.send(res, 200);
       if (path === '/cut') {
         cut = res;
-        // the cut connection errors, and node:http emits 'finish' while a write may be in
-        // flight (listened to after send's own listeners, so as to see what they did)
+        // before the socket's close: the cut connection's error, and 'finish' if it comes
+        // (given back on 'finish', the buffer would show here)
         res.once('finish', () => freeBeforeClose.push(buffers.freeCount));
         res.socket!.once('error', () => freeBeforeClose.push(buffers.freeCount));
       }

@@ -9,9 +9,10 @@ const FIRST_BYTES = 64 * 1024;
  *
  * Fresh memory costs a page fault per 4 KiB the first time it is touched: on the virtual
  * machines servers run on, about 16 ms for a 4.4 MB answer, as long as building it took.
- * A buffer comes back when its response closes: after every byte went to the kernel, or
- * after the connection was cut and its socket closed. Until then the socket may hold it
- * ('finish' is not enough: a cut connection can emit it while a write is in flight).
+ * A buffer comes back when its response closes: a tick after 'finish' (every byte went to
+ * the kernel), or once the connection's socket has closed. A socket that errors emits no
+ * 'finish', only 'close'; a response still queued behind another on a connection that
+ * dies gets neither, and its buffer is left to the garbage collector.
  */
 export class ReplyBuffers {
   private readonly free: Buffer[] = [];
@@ -61,6 +62,7 @@ const shared = new ReplyBuffers();
 export class JsonBuffer implements JsonSink {
   private buffer: Buffer;
   private at = 0;
+  private sent = false;
   private released = false;
 
   constructor(private readonly buffers: ReplyBuffers = shared) {
@@ -68,6 +70,7 @@ export class JsonBuffer implements JsonSink {
   }
 
   write(text: string): void {
+    if (this.sent || this.released) throw new Error('JsonBuffer written after it was sent or released');
     // UTF-8 takes at most 3 bytes per UTF-16 code unit: count exactly only when it may not fit
     const room = this.buffer.length - this.at;
     if (text.length * 3 > room) {
@@ -89,15 +92,23 @@ export class JsonBuffer implements JsonSink {
   }
 
   toString(): string {
+    if (this.released) throw new Error('JsonBuffer read after it was released');
     return this.buffer.toString('utf8', 0, this.at);
   }
 
   /** Sends the bytes written; the buffer returns to the pool once the response closes. */
   send(res: ServerResponse, status: number): void {
+    if (this.sent || this.released) throw new Error('JsonBuffer sent twice, or after it was released');
+    this.sent = true;
+    // the client left while the answer was built: nothing will be written, and no 'close' comes
+    if (res.destroyed) {
+      this.release();
+      return;
+    }
+    res.once('close', () => this.release());
     res.statusCode = status;
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', this.at);
-    res.once('close', () => this.release());
     res.end(this.buffer.subarray(0, this.at));
   }
 

@@ -2,8 +2,9 @@
  * initialSync is written into a reused buffer as it is built (http/json-reply.ts), in
  * production mode only: test mode parses the text for response validation first. Checked
  * here against a production-mode server, with an answer larger than a buffer's first size
- * and characters of every UTF-8 length, several times over (the buffers are reused), and
- * after a refused request.
+ * and characters of every UTF-8 length, several times over (the buffers are reused), with
+ * a refused request between two answers (a JSON error, and the next answer whole). Buffer
+ * reuse itself (answers in flight together, cut connections) is tested in json-reply.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, request, startServer, V1, type Account, type TestServer } from '../helpers/index.js';

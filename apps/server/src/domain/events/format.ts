@@ -202,12 +202,12 @@ export function renderEvent(c: CompiledEvent, now: number, opts?: FormatOptions)
   return out;
 }
 
-/** Joins rendered events into a JSON array, for building a response body as text. */
 /** Where an answer of megabytes is written as it is built, piece by piece (http/json-reply.ts). */
 export interface JsonSink {
   write(text: string): void;
 }
 
+/** Joins rendered events into a JSON array, for building a response body as text. */
 export function jsonArray(rendered: readonly string[]): string {
   return `[${rendered.join(',')}]`;
 }
