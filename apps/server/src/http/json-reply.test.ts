@@ -197,6 +197,22 @@ describe('JsonBuffer', () => {
     expect(buffers.allocated).toBe(allocated);
   });
 
+  it('starts an answer in the smallest free buffer, and grows it into the largest', () => {
+    const buffers = new ReplyBuffers();
+    for (const kib of [4096, 64, 256]) buffers.give(Buffer.allocUnsafeSlow(kib * 1024));
+    // a small answer and a large one at the same time: the small one leaves the 4 MiB buffer
+    const small = new JsonBuffer(buffers);
+    small.write('{"rooms":[]}');
+    const large = new JsonBuffer(buffers);
+    const big = `"${'x'.repeat(3 * 1024 * 1024)}"`;
+    large.write(big);
+    expect(buffers.allocated).toBe(0);
+    expect(large.toString()).toBe(big);
+    expect(small.toString()).toBe('{"rooms":[]}');
+    // the 256 KiB one went to the large answer first, then back when it grew
+    expect(buffers.freeCount).toBe(1);
+  });
+
   it('releases once, and the pool keeps at most its limit', () => {
     const buffers = new ReplyBuffers(1024 * 1024 + 128 * 1024);
     const outs = Array.from({ length: 6 }, () => new JsonBuffer(buffers));

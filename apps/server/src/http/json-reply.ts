@@ -25,12 +25,28 @@ export class ReplyBuffers {
     private readonly keepBytes = 64 * 1024 * 1024,
   ) {}
 
-  /** The largest free buffer if it holds `bytes`, or a new one. */
-  take(bytes: number): Buffer {
-    if ((this.free[0]?.length ?? 0) >= bytes) {
-      const b = this.free.shift()!;
-      this.freeBytes -= b.length;
-      return b;
+  /**
+   * A free buffer that holds `bytes`, or a new one: the smallest that fits for a new answer
+   * (whose size is unknown, and most are small), the largest for one that outgrew its
+   * buffer (one copy, not one per doubling).
+   */
+  take(bytes: number, fit: 'smallest' | 'largest' = 'largest'): Buffer {
+    // sorted largest first
+    let i = -1;
+    if (fit === 'largest') {
+      if ((this.free[0]?.length ?? 0) >= bytes) i = 0;
+    } else {
+      for (let j = this.free.length - 1; j >= 0; j--) {
+        if (this.free[j]!.length >= bytes) {
+          i = j;
+          break;
+        }
+      }
+    }
+    if (i !== -1) {
+      const [b] = this.free.splice(i, 1);
+      this.freeBytes -= b!.length;
+      return b!;
     }
     this.allocated++;
     return Buffer.allocUnsafeSlow(Math.ceil(bytes / 65536) * 65536);
@@ -66,7 +82,7 @@ export class JsonBuffer implements JsonSink {
   private released = false;
 
   constructor(private readonly buffers: ReplyBuffers = shared) {
-    this.buffer = buffers.take(FIRST_BYTES);
+    this.buffer = buffers.take(FIRST_BYTES, 'smallest');
   }
 
   write(text: string): void {
