@@ -11,7 +11,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findPgBin, startCluster, type Cluster } from '../../pg/cluster.mjs';
-import { cpuMs, repoRoot, rssKiB, startAxon, startCeiling, type RunningAxon, type RunningProcess } from './processes.js';
+import { cpuMs, repoRoot, rssKiB, startAxon, startCeiling, treeCpuMs, type RunningAxon, type RunningProcess } from './processes.js';
 import { section, table, type RunInfo } from './report.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
@@ -83,8 +83,17 @@ function timeWalFlushes(cluster: Cluster): void {
     '-c', 'ALTER SYSTEM SET track_wal_io_timing = on', '-c', 'SELECT pg_reload_conf()'], { stdio: 'ignore', timeout: 10_000 });
 }
 
+/** The throwaway cluster's postmaster, whose children are the backends (for their CPU time). */
+function postmasterPid(cluster: Cluster): number {
+  try {
+    return Number(readFileSync(path.join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 /** Runs one scenario in a fresh client process under a raised open-file limit. */
-function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, smoke: boolean, databaseUrl?: string): Promise<Row[]> {
+function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, smoke: boolean, databaseUrl?: string, databasePid = NaN): Promise<Row[]> {
   const client = spawn('bash', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec node "$@"', 'node',
     path.join(repoRoot, 'tools/bench/dist/client.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let wal = { flushes: NaN, ms: NaN };
@@ -101,6 +110,8 @@ function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, s
         wal = walFlushes(databaseUrl);
         client.send({ answer: wal.flushes, id: msg.id });
       } else if (msg.question === 'database-wal-flush-ms') client.send({ answer: wal.ms, id: msg.id });
+      // NaN unless the bench runs the cluster (--postgres auto): only then are its processes here to read
+      else if (msg.question === 'database-cpu-ms') client.send({ answer: Number.isFinite(databasePid) ? treeCpuMs(databasePid) : NaN, id: msg.id });
       else if (msg.rows || msg.error) {
         clearTimeout(deadline);
         client.kill();
@@ -145,7 +156,7 @@ async function main(): Promise<number> {
       });
       try {
         const t0 = Date.now();
-        rows.push(...await runScenario(name, axon, ceiling, opts.smoke, databaseUrl));
+        rows.push(...await runScenario(name, axon, ceiling, opts.smoke, databaseUrl, cluster ? postmasterPid(cluster) : NaN));
         console.log(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       } catch (err) {
         failed = true;

@@ -27,10 +27,11 @@ export interface ScenarioContext {
    * CPU time (ms) Axon or the ceiling has used so far, which a loaded machine inflates far
    * less than wall-clock rates. With several processes: the sum over them. On PostgreSQL,
    * also the cluster's WAL flushes so far, then (from the same reading) the milliseconds
-   * they took: NaN on SQLite, or where the server does not say (cli.ts, walFlushes).
+   * they took: NaN on SQLite, or where the server does not say (cli.ts, walFlushes); and
+   * the CPU time of the cluster's processes, NaN unless the bench started the cluster.
    */
   ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms' | 'ceiling-rss-kib'
-    | 'database-wal-flushes' | 'database-wal-flush-ms'): Promise<number>;
+    | 'database-wal-flushes' | 'database-wal-flush-ms' | 'database-cpu-ms'): Promise<number>;
   log(message: string): void;
   /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls (summed over the processes). */
   metric(name: string): Promise<number>;

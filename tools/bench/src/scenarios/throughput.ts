@@ -33,6 +33,10 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
   const axonCpu: number[] = [];
   const ceilingCpu: number[] = [];
   const wal = { flushesPerSecond: [] as number[], messagesPerFlush: [] as number[], msPerFlush: [] as number[], flushShare: [] as number[] };
+  // Where the rest of the machine's CPU goes while Axon is timed: PostgreSQL's processes
+  // (throwaway cluster only) and this load generator.
+  const databaseCpu: number[] = [];
+  const clientCpu: number[] = [];
   for (let run = 0; run < runs + 1; run++) {
     // The warm-up (run 0) is as long per process as one process's: with N processes each
     // sees a Nth of the sends, and its JIT takes N times as long to settle.
@@ -40,13 +44,18 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     const flushes0 = await ask('database-wal-flushes');
     const flushMs0 = await ask('database-wal-flush-ms');
     const axonCpu0 = await ask('server-cpu-ms');
+    const databaseCpu0 = await ask('database-cpu-ms');
+    const clientCpu0 = process.cpuUsage();
     const axon = await runFor(axonSeconds * 1000, SENDERS, async (w) => {
       // sender w talks to process w mod N, as a load balancer would spread them
       const r = await axonConnections[w]!.request('PUT',
         `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
       if (r.status !== 200 || !r.text.includes('"event_id"')) throw new Error(`send: ${r.status} ${r.text}`);
     });
+    const clientCpuUsed = process.cpuUsage(clientCpu0);
     const axonCpuUs = ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / (axon * axonSeconds);
+    const databaseCpuUs = ((await ask('database-cpu-ms')) - databaseCpu0) * 1000 / (axon * axonSeconds);
+    const clientCpuUs = (clientCpuUsed.user + clientCpuUsed.system) / (axon * axonSeconds);
     // PostgreSQL only: each commit holds the append lock until its WAL flush is on disk.
     // NaN, and no rows, unless both readings have the figure.
     const flushes = (await ask('database-wal-flushes')) - flushes0;
@@ -65,6 +74,8 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       ceilingRates.push(ceiling);
       axonCpu.push(axonCpuUs);
       ceilingCpu.push(ceilingCpuUs);
+      clientCpu.push(clientCpuUs);
+      if (Number.isFinite(databaseCpuUs)) databaseCpu.push(databaseCpuUs);
       if (flushed) {
         wal.flushesPerSecond.push(flushes / axonSeconds);
         wal.messagesPerFlush.push(axon * axonSeconds / flushes);
@@ -77,7 +88,9 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     const walNote = flushed
       ? `; ${(flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(msPerFlush) ? ` of ${msPerFlush.toFixed(2)} ms` : ''}`
       : '';
-    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each${walNote}), ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
+    const databaseNote = Number.isFinite(databaseCpuUs) ? `; PostgreSQL ${databaseCpuUs.toFixed(0)} us` : '';
+    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each${databaseNote}; client ${clientCpuUs.toFixed(0)} us${walNote}), `
+      + `ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
   for (const c of [...axonConnections, ...ceilingConnections]) c.close();
   const axon = median(axonRates);
@@ -92,6 +105,8 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     { scenario: '4 throughput', metric: 'ceiling server CPU per request', value: median(ceilingCpu), unit: 'us' },
     { scenario: '4 throughput', metric: 'messages/s one core sustains at that CPU cost', value: 1e6 / median(axonCpu), unit: 'msg/s' },
     { scenario: '4 throughput', metric: 'CPU-cost ratio (ceiling us / Axon us)', value: median(ceilingCpu) / median(axonCpu), unit: 'ratio' },
+    ...(databaseCpu.length > 0 ? [{ scenario: '4 throughput', metric: 'PostgreSQL CPU per message (all its processes)', value: median(databaseCpu), unit: 'us' }] : []),
+    { scenario: '4 throughput', metric: 'load generator CPU per message', value: median(clientCpu), unit: 'us' },
     // What the disk takes of the write path (PostgreSQL): how many sends share a flush,
     // and how long the flushes held the lock that orders commits.
     ...(wal.flushesPerSecond.length > 0 ? [
