@@ -177,28 +177,29 @@ export function cpuMs(pid: number): number {
  * PostgreSQL cluster's postmaster, whose backends are its children.
  */
 export function treeCpuMs(pid: number): number {
+  // one pass over /proc: each process's parent and its ticks (own, and its reaped children's)
   const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
+    let f: string[];
     try {
-      const ppid = Number(statFields(entry)[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
+      f = statFields(entry);
     } catch {
-      // exited meanwhile
+      continue; // exited meanwhile
     }
+    const p = Number(entry);
+    ticks.set(p, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]));
+    const ppid = Number(f[1]);
+    const list = children.get(ppid);
+    if (list) list.push(p);
+    else children.set(ppid, [p]);
   }
-  let ticks = 0;
+  let total = 0;
   const visit = (p: number): void => {
-    try {
-      const f = statFields(p);
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      return;
-    }
+    total += ticks.get(p) ?? 0;
     for (const c of children.get(p) ?? []) visit(c);
   };
   visit(pid);
-  return (ticks * 1000) / 100;
+  return (total * 1000) / 100;
 }
