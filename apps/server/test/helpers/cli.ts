@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RAISED_RATE_LIMIT, SHARED_SECRET } from './server.js';
 
 export const AXON_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/axon.js');
 
@@ -69,4 +71,24 @@ export function freePort(): Promise<number> {
     });
     srv.on('error', reject);
   });
+}
+
+/**
+ * A homeserver.yaml in `dir` for `axon start` processes on the PostgreSQL database at
+ * `url` (each on a port of its own: port 0), with registration open and rate limits
+ * raised; returns its path.
+ */
+export function writePostgresConfig(dir: string, url: string, cpMax: number): string {
+  const config = path.join(dir, 'homeserver.yaml');
+  // JSON is YAML
+  writeFileSync(config, JSON.stringify({
+    server_name: 'localhost',
+    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
+    database: { name: 'postgres', args: { url, cp_max: cpMax } },
+    enable_registration: true,
+    registration_shared_secret: SHARED_SECRET,
+    media_store_path: path.join(dir, 'media'),
+    rc_message: RAISED_RATE_LIMIT, rc_login: RAISED_RATE_LIMIT, rc_registration: RAISED_RATE_LIMIT,
+  }));
+  return config;
 }

@@ -4,11 +4,11 @@
  * txnId retries answered by another process, tokens moved between processes, and the
  * others serving on after one is killed. Runs in the PostgreSQL project only.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RAISED_RATE_LIMIT, register, request, SHARED_SECRET, startAxon, V1, type Account, type RunningAxon } from '../helpers/index.js';
+import { register, request, startAxon, V1, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
 
@@ -20,17 +20,7 @@ const url = (i: number): string => procs[i]!.url;
 beforeAll(async () => {
   db = await createTestDatabase();
   dir = mkdtempSync(path.join(tmpdir(), 'axon-multi-'));
-  const config = path.join(dir, 'homeserver.yaml');
-  // JSON is YAML; port 0: each process picks its own
-  writeFileSync(config, JSON.stringify({
-    server_name: 'localhost',
-    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
-    database: { name: 'postgres', args: { url: db.url, cp_max: 5 } },
-    enable_registration: true,
-    registration_shared_secret: SHARED_SECRET,
-    media_store_path: path.join(dir, 'media'),
-    rc_message: RAISED_RATE_LIMIT, rc_login: RAISED_RATE_LIMIT, rc_registration: RAISED_RATE_LIMIT,
-  }));
+  const config = writePostgresConfig(dir, db.url, 5);
   // one after the other: the first runs the migrations, the others find them done
   for (let i = 0; i < 3; i++) procs.push(await startAxon(config));
 }, 60_000);

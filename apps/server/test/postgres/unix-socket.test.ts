@@ -5,12 +5,12 @@
  * socket. Runs in the PostgreSQL project only, against a server whose socket is on this
  * machine (the throwaway cluster's always is).
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RAISED_RATE_LIMIT, register, request, SHARED_SECRET, startAxon, V1, type RunningAxon } from '../helpers/index.js';
+import { register, request, startAxon, V1, writePostgresConfig, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { createRoom, enc, events, follow, membership } from '../sync/util.js';
 
@@ -33,16 +33,7 @@ beforeAll(async () => {
   }
   if (!socketUrl) return;
   dir = mkdtempSync(path.join(tmpdir(), 'axon-socket-'));
-  const config = path.join(dir, 'homeserver.yaml');
-  writeFileSync(config, JSON.stringify({
-    server_name: 'localhost',
-    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
-    database: { name: 'postgres', args: { url: socketUrl, cp_max: 3 } },
-    enable_registration: true,
-    registration_shared_secret: SHARED_SECRET,
-    media_store_path: path.join(dir, 'media'),
-    rc_message: RAISED_RATE_LIMIT, rc_login: RAISED_RATE_LIMIT, rc_registration: RAISED_RATE_LIMIT,
-  }));
+  const config = writePostgresConfig(dir, socketUrl, 3);
   for (let i = 0; i < 2; i++) procs.push(await startAxon(config));
 }, 60_000);
 
