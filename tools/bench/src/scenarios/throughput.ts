@@ -17,7 +17,24 @@ async function runFor(ms: number, workers: number, once: (w: number) => Promise<
   return count / (ms / 1000);
 }
 
-/** 4. 20 concurrent senders into 20 rooms, against the bare node:http ceiling with the same request shape. */
+/** What one timed round of sends measured (CPU per message: NaN where there is no reading). */
+interface SendRound {
+  rate: number;
+  serverCpuUs: number;
+  databaseCpuUs: number;
+  clientCpuUs: number;
+  /** WAL flushes in the round, and the milliseconds they took (PostgreSQL; NaN otherwise). */
+  flushes: number;
+  flushMs: number;
+}
+
+/**
+ * 4. 20 concurrent senders into 20 rooms, against the bare node:http ceiling with the same
+ * request shape. With several processes, twice: each sender through process w mod N, as a
+ * load balancer spreading clients would send them; then every sender through the first
+ * process, as a proxy that routes room sends to one process (docs/scaling.md) would. Each
+ * process batches only the sends it receives, so how sends are spread sets the batch size.
+ */
 export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, log }) => {
   const users = await makeUsers(api, SENDERS, 'tput');
   const rooms = await Promise.all(users.map((u) => api.createRoom(u)));
@@ -28,6 +45,42 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
   const axonConnections = users.map((_, w) => LeanConnection.forUrl(apis[w % apis.length]!.baseUrl));
   const ceilingConnections = users.map(() => LeanConnection.forUrl(ceilingUrl));
   const body = JSON.stringify({ msgtype: 'm.text', body: 'throughput' });
+
+  /** One timed round of sends over `connections` (sender w on connections[w]), with what it cost. */
+  async function sendRound(connections: readonly LeanConnection[], axonSeconds: number): Promise<SendRound> {
+    const flushes0 = await ask('database-wal-flushes');
+    const flushMs0 = await ask('database-wal-flush-ms');
+    const axonCpu0 = await ask('server-cpu-ms');
+    const databaseCpu0 = await ask('database-cpu-ms');
+    const clientCpu0 = process.cpuUsage();
+    const rate = await runFor(axonSeconds * 1000, SENDERS, async (w) => {
+      const r = await connections[w]!.request('PUT',
+        `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
+      if (r.status !== 200 || !r.text.includes('"event_id"')) throw new Error(`send: ${r.status} ${r.text}`);
+    });
+    const clientCpuUsed = process.cpuUsage(clientCpu0);
+    const messages = rate * axonSeconds;
+    return {
+      rate,
+      serverCpuUs: ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / messages,
+      databaseCpuUs: ((await ask('database-cpu-ms')) - databaseCpu0) * 1000 / messages,
+      clientCpuUs: (clientCpuUsed.user + clientCpuUsed.system) / messages,
+      // PostgreSQL only: each commit holds the append lock until its WAL flush is on disk.
+      // NaN, and no rows, unless both readings have the figure.
+      flushes: (await ask('database-wal-flushes')) - flushes0,
+      flushMs: (await ask('database-wal-flush-ms')) - flushMs0,
+    };
+  }
+  const summary = (r: SendRound, axonSeconds: number): string => {
+    const flushed = Number.isFinite(r.flushes) && r.flushes > 0;
+    const msPerFlush = flushed ? r.flushMs / r.flushes : NaN;
+    const walNote = flushed
+      ? `; ${(r.flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(msPerFlush) ? ` of ${msPerFlush.toFixed(2)} ms` : ''}`
+      : '';
+    const databaseNote = Number.isFinite(r.databaseCpuUs) ? `; PostgreSQL ${r.databaseCpuUs.toFixed(0)} us` : '';
+    return `axon ${r.rate.toFixed(0)}/s (${r.serverCpuUs.toFixed(0)} us CPU each${databaseNote}; client ${r.clientCpuUs.toFixed(0)} us${walNote})`;
+  };
+
   const axonRates: number[] = [];
   const ceilingRates: number[] = [];
   const axonCpu: number[] = [];
@@ -41,27 +94,9 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     // The warm-up (run 0) is as long per process as one process's: with N processes each
     // sees a Nth of the sends, and its JIT takes N times as long to settle.
     const axonSeconds = run === 0 ? seconds * apis.length : seconds;
-    const flushes0 = await ask('database-wal-flushes');
-    const flushMs0 = await ask('database-wal-flush-ms');
-    const axonCpu0 = await ask('server-cpu-ms');
-    const databaseCpu0 = await ask('database-cpu-ms');
-    const clientCpu0 = process.cpuUsage();
-    const axon = await runFor(axonSeconds * 1000, SENDERS, async (w) => {
-      // sender w talks to process w mod N, as a load balancer would spread them
-      const r = await axonConnections[w]!.request('PUT',
-        `/_matrix/client/api/v1/rooms/${encodeURIComponent(rooms[w]!)}/send/m.room.message/${txnId()}`, body, users[w]!.token);
-      if (r.status !== 200 || !r.text.includes('"event_id"')) throw new Error(`send: ${r.status} ${r.text}`);
-    });
-    const clientCpuUsed = process.cpuUsage(clientCpu0);
-    const axonCpuUs = ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / (axon * axonSeconds);
-    const databaseCpuUs = ((await ask('database-cpu-ms')) - databaseCpu0) * 1000 / (axon * axonSeconds);
-    const clientCpuUs = (clientCpuUsed.user + clientCpuUsed.system) / (axon * axonSeconds);
-    // PostgreSQL only: each commit holds the append lock until its WAL flush is on disk.
-    // NaN, and no rows, unless both readings have the figure.
-    const flushes = (await ask('database-wal-flushes')) - flushes0;
-    const flushMs = (await ask('database-wal-flush-ms')) - flushMs0;
-    const flushed = Number.isFinite(flushes) && flushes > 0;
-    const msPerFlush = flushed ? flushMs / flushes : NaN;
+    const axon = await sendRound(axonConnections, axonSeconds);
+    const flushed = Number.isFinite(axon.flushes) && axon.flushes > 0;
+    const msPerFlush = flushed ? axon.flushMs / axon.flushes : NaN;
     const ceilingCpu0 = await ask('ceiling-cpu-ms');
     const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
       const r = await ceilingConnections[w]!.request('PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
@@ -70,29 +105,40 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     const ceilingCpuUs = ((await ask('ceiling-cpu-ms')) - ceilingCpu0) * 1000 / (ceiling * seconds);
     // the first round warms up both
     if (run > 0) {
-      axonRates.push(axon);
+      axonRates.push(axon.rate);
       ceilingRates.push(ceiling);
-      axonCpu.push(axonCpuUs);
+      axonCpu.push(axon.serverCpuUs);
       ceilingCpu.push(ceilingCpuUs);
-      clientCpu.push(clientCpuUs);
-      if (Number.isFinite(databaseCpuUs)) databaseCpu.push(databaseCpuUs);
+      clientCpu.push(axon.clientCpuUs);
+      if (Number.isFinite(axon.databaseCpuUs)) databaseCpu.push(axon.databaseCpuUs);
       if (flushed) {
-        wal.flushesPerSecond.push(flushes / axonSeconds);
-        wal.messagesPerFlush.push(axon * axonSeconds / flushes);
+        wal.flushesPerSecond.push(axon.flushes / axonSeconds);
+        wal.messagesPerFlush.push(axon.rate * axonSeconds / axon.flushes);
         if (Number.isFinite(msPerFlush)) {
           wal.msPerFlush.push(msPerFlush);
-          wal.flushShare.push(flushMs / (axonSeconds * 1000));
+          wal.flushShare.push(axon.flushMs / (axonSeconds * 1000));
         }
       }
     }
-    const walNote = flushed
-      ? `; ${(flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(msPerFlush) ? ` of ${msPerFlush.toFixed(2)} ms` : ''}`
-      : '';
-    const databaseNote = Number.isFinite(databaseCpuUs) ? `; PostgreSQL ${databaseCpuUs.toFixed(0)} us` : '';
-    log(`throughput run ${run}: axon ${axon.toFixed(0)}/s (${axonCpuUs.toFixed(0)} us CPU each${databaseNote}; client ${clientCpuUs.toFixed(0)} us${walNote}), `
-      + `ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
+    log(`throughput run ${run}: ${summary(axon, axonSeconds)}, ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
-  for (const c of [...axonConnections, ...ceilingConnections]) c.close();
+
+  // Every sender through the first process: after the spread rounds, so its JIT is warm;
+  // one round of warm-up for its larger batches.
+  const routed = { rates: [] as number[], serverCpu: [] as number[], databaseCpu: [] as number[], messagesPerFlush: [] as number[] };
+  const routedConnections = apis.length > 1 ? users.map(() => LeanConnection.forUrl(api.baseUrl)) : [];
+  for (let run = 0; apis.length > 1 && run < runs + 1; run++) {
+    const r = await sendRound(routedConnections, seconds);
+    if (run > 0) {
+      routed.rates.push(r.rate);
+      routed.serverCpu.push(r.serverCpuUs);
+      if (Number.isFinite(r.databaseCpuUs)) routed.databaseCpu.push(r.databaseCpuUs);
+      if (Number.isFinite(r.flushes) && r.flushes > 0) routed.messagesPerFlush.push(r.rate * seconds / r.flushes);
+    }
+    log(`throughput run ${run}, every send through process 1 of ${apis.length}: ${summary(r, seconds)}`);
+  }
+
+  for (const c of [...axonConnections, ...ceilingConnections, ...routedConnections]) c.close();
   const axon = median(axonRates);
   const ceiling = median(ceilingRates);
   return [
@@ -116,6 +162,12 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     ...(wal.msPerFlush.length > 0 ? [
       { scenario: '4 throughput', metric: 'time per WAL flush', value: median(wal.msPerFlush), unit: 'ms' },
       { scenario: '4 throughput', metric: 'share of the run spent in WAL flushes', value: median(wal.flushShare), unit: 'ratio' },
+    ] : []),
+    ...(routed.rates.length > 0 ? [
+      judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms, every send through process 1 of ${apis.length}: messages/s`, value: median(routed.rates), unit: 'msg/s', target: '>= 3000' }),
+      { scenario: '4 throughput', metric: 'the same: Axon server CPU per message (all processes)', value: median(routed.serverCpu), unit: 'us' },
+      ...(routed.databaseCpu.length > 0 ? [{ scenario: '4 throughput', metric: 'the same: PostgreSQL CPU per message', value: median(routed.databaseCpu), unit: 'us' }] : []),
+      ...(routed.messagesPerFlush.length > 0 ? [{ scenario: '4 throughput', metric: 'the same: messages per WAL flush', value: median(routed.messagesPerFlush), unit: 'msgs' }] : []),
     ] : []),
   ];
 };
