@@ -19,6 +19,7 @@ async function runFor(ms: number, workers: number, once: (w: number) => Promise<
 
 /** What one timed round of sends measured (CPU per message: NaN where there is no reading). */
 interface SendRound {
+  seconds: number;
   rate: number;
   serverCpuUs: number;
   databaseCpuUs: number;
@@ -26,6 +27,37 @@ interface SendRound {
   /** WAL flushes in the round, and the milliseconds they took (PostgreSQL; NaN otherwise). */
   flushes: number;
   flushMs: number;
+}
+
+/** Whether a round has WAL flush figures, and its milliseconds per flush (NaN without timing). */
+function flushFigures(r: SendRound): { flushed: boolean; msPerFlush: number } {
+  const flushed = Number.isFinite(r.flushes) && r.flushes > 0;
+  return { flushed, msPerFlush: flushed ? r.flushMs / r.flushes : NaN };
+}
+
+/** The timed rounds of one way of sending, kept for their medians. */
+class SendRounds {
+  readonly rates: number[] = [];
+  readonly serverCpu: number[] = [];
+  /** Where the rest of the machine's CPU went: PostgreSQL's processes (throwaway cluster only), this load generator. */
+  readonly databaseCpu: number[] = [];
+  readonly clientCpu: number[] = [];
+  readonly wal = { flushesPerSecond: [] as number[], messagesPerFlush: [] as number[], msPerFlush: [] as number[], flushShare: [] as number[] };
+
+  add(r: SendRound): void {
+    this.rates.push(r.rate);
+    this.serverCpu.push(r.serverCpuUs);
+    this.clientCpu.push(r.clientCpuUs);
+    if (Number.isFinite(r.databaseCpuUs)) this.databaseCpu.push(r.databaseCpuUs);
+    const { flushed, msPerFlush } = flushFigures(r);
+    if (!flushed) return;
+    this.wal.flushesPerSecond.push(r.flushes / r.seconds);
+    this.wal.messagesPerFlush.push(r.rate * r.seconds / r.flushes);
+    if (Number.isFinite(msPerFlush)) {
+      this.wal.msPerFlush.push(msPerFlush);
+      this.wal.flushShare.push(r.flushMs / (r.seconds * 1000));
+    }
+  }
 }
 
 /**
@@ -61,6 +93,7 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     const clientCpuUsed = process.cpuUsage(clientCpu0);
     const messages = rate * axonSeconds;
     return {
+      seconds: axonSeconds,
       rate,
       serverCpuUs: ((await ask('server-cpu-ms')) - axonCpu0) * 1000 / messages,
       databaseCpuUs: ((await ask('database-cpu-ms')) - databaseCpu0) * 1000 / messages,
@@ -71,32 +104,23 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
       flushMs: (await ask('database-wal-flush-ms')) - flushMs0,
     };
   }
-  const summary = (r: SendRound, axonSeconds: number): string => {
-    const flushed = Number.isFinite(r.flushes) && r.flushes > 0;
-    const msPerFlush = flushed ? r.flushMs / r.flushes : NaN;
+  const summary = (r: SendRound): string => {
+    const { flushed, msPerFlush } = flushFigures(r);
     const walNote = flushed
-      ? `; ${(r.flushes / axonSeconds).toFixed(0)} WAL flushes/s${Number.isFinite(msPerFlush) ? ` of ${msPerFlush.toFixed(2)} ms` : ''}`
+      ? `; ${(r.flushes / r.seconds).toFixed(0)} WAL flushes/s${Number.isFinite(msPerFlush) ? ` of ${msPerFlush.toFixed(2)} ms` : ''}`
       : '';
     const databaseNote = Number.isFinite(r.databaseCpuUs) ? `; PostgreSQL ${r.databaseCpuUs.toFixed(0)} us` : '';
     return `axon ${r.rate.toFixed(0)}/s (${r.serverCpuUs.toFixed(0)} us CPU each${databaseNote}; client ${r.clientCpuUs.toFixed(0)} us${walNote})`;
   };
 
-  const axonRates: number[] = [];
+  const spread = new SendRounds();
   const ceilingRates: number[] = [];
-  const axonCpu: number[] = [];
   const ceilingCpu: number[] = [];
-  const wal = { flushesPerSecond: [] as number[], messagesPerFlush: [] as number[], msPerFlush: [] as number[], flushShare: [] as number[] };
-  // Where the rest of the machine's CPU goes while Axon is timed: PostgreSQL's processes
-  // (throwaway cluster only) and this load generator.
-  const databaseCpu: number[] = [];
-  const clientCpu: number[] = [];
   for (let run = 0; run < runs + 1; run++) {
     // The warm-up (run 0) is as long per process as one process's: with N processes each
     // sees a Nth of the sends, and its JIT takes N times as long to settle.
     const axonSeconds = run === 0 ? seconds * apis.length : seconds;
     const axon = await sendRound(axonConnections, axonSeconds);
-    const flushed = Number.isFinite(axon.flushes) && axon.flushes > 0;
-    const msPerFlush = flushed ? axon.flushMs / axon.flushes : NaN;
     const ceilingCpu0 = await ask('ceiling-cpu-ms');
     const ceiling = await runFor(seconds * 1000, SENDERS, async (w) => {
       const r = await ceilingConnections[w]!.request('PUT', `/_matrix/client/api/v1/rooms/x/send/m.room.message/${w}.${txnId()}`, body, users[w]!.token);
@@ -105,41 +129,25 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     const ceilingCpuUs = ((await ask('ceiling-cpu-ms')) - ceilingCpu0) * 1000 / (ceiling * seconds);
     // the first round warms up both
     if (run > 0) {
-      axonRates.push(axon.rate);
+      spread.add(axon);
       ceilingRates.push(ceiling);
-      axonCpu.push(axon.serverCpuUs);
       ceilingCpu.push(ceilingCpuUs);
-      clientCpu.push(axon.clientCpuUs);
-      if (Number.isFinite(axon.databaseCpuUs)) databaseCpu.push(axon.databaseCpuUs);
-      if (flushed) {
-        wal.flushesPerSecond.push(axon.flushes / axonSeconds);
-        wal.messagesPerFlush.push(axon.rate * axonSeconds / axon.flushes);
-        if (Number.isFinite(msPerFlush)) {
-          wal.msPerFlush.push(msPerFlush);
-          wal.flushShare.push(axon.flushMs / (axonSeconds * 1000));
-        }
-      }
     }
-    log(`throughput run ${run}: ${summary(axon, axonSeconds)}, ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
+    log(`throughput run ${run}: ${summary(axon)}, ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
 
   // Every sender through the first process: after the spread rounds, so its JIT is warm;
   // one round of warm-up for its larger batches.
-  const routed = { rates: [] as number[], serverCpu: [] as number[], databaseCpu: [] as number[], messagesPerFlush: [] as number[] };
+  const routed = new SendRounds();
   const routedConnections = apis.length > 1 ? users.map(() => LeanConnection.forUrl(api.baseUrl)) : [];
   for (let run = 0; apis.length > 1 && run < runs + 1; run++) {
     const r = await sendRound(routedConnections, seconds);
-    if (run > 0) {
-      routed.rates.push(r.rate);
-      routed.serverCpu.push(r.serverCpuUs);
-      if (Number.isFinite(r.databaseCpuUs)) routed.databaseCpu.push(r.databaseCpuUs);
-      if (Number.isFinite(r.flushes) && r.flushes > 0) routed.messagesPerFlush.push(r.rate * seconds / r.flushes);
-    }
-    log(`throughput run ${run}, every send through process 1 of ${apis.length}: ${summary(r, seconds)}`);
+    if (run > 0) routed.add(r);
+    log(`throughput run ${run}, every send through process 1 of ${apis.length}: ${summary(r)}`);
   }
 
   for (const c of [...axonConnections, ...ceilingConnections, ...routedConnections]) c.close();
-  const axon = median(axonRates);
+  const axon = median(spread.rates);
   const ceiling = median(ceilingRates);
   return [
     judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms: messages/s`, value: axon, unit: 'msg/s', target: '>= 3000', synapse: '59-79' }),
@@ -147,27 +155,27 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     judged({ scenario: '4 throughput', metric: 'Axon / ceiling', value: axon / ceiling, unit: 'ratio', target: '>= 0.5' }),
     // Load-independent views: the server's own CPU time per message, and the rate one
     // core would sustain at that cost; other processes on a shared machine barely move it.
-    { scenario: '4 throughput', metric: 'Axon server CPU per message', value: median(axonCpu), unit: 'us' },
+    { scenario: '4 throughput', metric: 'Axon server CPU per message', value: median(spread.serverCpu), unit: 'us' },
     { scenario: '4 throughput', metric: 'ceiling server CPU per request', value: median(ceilingCpu), unit: 'us' },
-    { scenario: '4 throughput', metric: 'messages/s one core sustains at that CPU cost', value: 1e6 / median(axonCpu), unit: 'msg/s' },
-    { scenario: '4 throughput', metric: 'CPU-cost ratio (ceiling us / Axon us)', value: median(ceilingCpu) / median(axonCpu), unit: 'ratio' },
-    ...(databaseCpu.length > 0 ? [{ scenario: '4 throughput', metric: 'PostgreSQL CPU per message (all its processes)', value: median(databaseCpu), unit: 'us' }] : []),
-    { scenario: '4 throughput', metric: 'load generator CPU per message', value: median(clientCpu), unit: 'us' },
+    { scenario: '4 throughput', metric: 'messages/s one core sustains at that CPU cost', value: 1e6 / median(spread.serverCpu), unit: 'msg/s' },
+    { scenario: '4 throughput', metric: 'CPU-cost ratio (ceiling us / Axon us)', value: median(ceilingCpu) / median(spread.serverCpu), unit: 'ratio' },
+    ...(spread.databaseCpu.length > 0 ? [{ scenario: '4 throughput', metric: 'PostgreSQL CPU per message (all its processes)', value: median(spread.databaseCpu), unit: 'us' }] : []),
+    { scenario: '4 throughput', metric: 'load generator CPU per message', value: median(spread.clientCpu), unit: 'us' },
     // What the disk takes of the write path (PostgreSQL): how many sends share a flush,
     // and how long the flushes held the lock that orders commits.
-    ...(wal.flushesPerSecond.length > 0 ? [
-      { scenario: '4 throughput', metric: 'PostgreSQL WAL flushes per second', value: median(wal.flushesPerSecond), unit: '/s' },
-      { scenario: '4 throughput', metric: 'messages per WAL flush', value: median(wal.messagesPerFlush), unit: 'msgs' },
+    ...(spread.wal.flushesPerSecond.length > 0 ? [
+      { scenario: '4 throughput', metric: 'PostgreSQL WAL flushes per second', value: median(spread.wal.flushesPerSecond), unit: '/s' },
+      { scenario: '4 throughput', metric: 'messages per WAL flush', value: median(spread.wal.messagesPerFlush), unit: 'msgs' },
     ] : []),
-    ...(wal.msPerFlush.length > 0 ? [
-      { scenario: '4 throughput', metric: 'time per WAL flush', value: median(wal.msPerFlush), unit: 'ms' },
-      { scenario: '4 throughput', metric: 'share of the run spent in WAL flushes', value: median(wal.flushShare), unit: 'ratio' },
+    ...(spread.wal.msPerFlush.length > 0 ? [
+      { scenario: '4 throughput', metric: 'time per WAL flush', value: median(spread.wal.msPerFlush), unit: 'ms' },
+      { scenario: '4 throughput', metric: 'share of the run spent in WAL flushes', value: median(spread.wal.flushShare), unit: 'ratio' },
     ] : []),
     ...(routed.rates.length > 0 ? [
       judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms, every send through process 1 of ${apis.length}: messages/s`, value: median(routed.rates), unit: 'msg/s', target: '>= 3000' }),
       { scenario: '4 throughput', metric: 'the same: Axon server CPU per message (all processes)', value: median(routed.serverCpu), unit: 'us' },
       ...(routed.databaseCpu.length > 0 ? [{ scenario: '4 throughput', metric: 'the same: PostgreSQL CPU per message', value: median(routed.databaseCpu), unit: 'us' }] : []),
-      ...(routed.messagesPerFlush.length > 0 ? [{ scenario: '4 throughput', metric: 'the same: messages per WAL flush', value: median(routed.messagesPerFlush), unit: 'msgs' }] : []),
+      ...(routed.wal.messagesPerFlush.length > 0 ? [{ scenario: '4 throughput', metric: 'the same: messages per WAL flush', value: median(routed.wal.messagesPerFlush), unit: 'msgs' }] : []),
     ] : []),
   ];
 };
