@@ -21,7 +21,9 @@ import { PgNotifyBus } from './replication/pg-notify-bus.js';
 import type { PgEventStore } from './storage/postgres/pg-events.js';
 import type { PgStorage } from './storage/postgres/pg-storage.js';
 import { Replicator } from './replication/replicator.js';
-import { clientListener, metricsListeners } from './config/listeners.js';
+import { PersisterClient } from './replication/persister-client.js';
+import { startReplicationListener, type ReplicationListener } from './replication/persister-listener.js';
+import { clientListener, metricsListeners, replicationListeners } from './config/listeners.js';
 import { instrumentStorage } from './metrics/instrument-storage.js';
 import { startMetricsListener, type MetricsListener } from './metrics/listener.js';
 import { ServerMetrics, type NotifierStatsSource } from './metrics/metrics.js';
@@ -37,6 +39,8 @@ export interface RunningHomeserver {
   context: AppContext;
   /** The first metrics listener's URL (scrape `${metricsUrl}/_synapse/metrics`), when enable_metrics is on. */
   metricsUrl?: string;
+  /** The first replication listener's URL, the one other processes' event_persister names. */
+  replicationUrl?: string;
   /** Stops accepting, lets in-flight requests finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -66,8 +70,13 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     presence: { idleAfterMs: parseDuration(config.presence.idle_after), offlineAfterMs: parseDuration(config.presence.offline_after) },
     options: { maxWaitingPollsPerUser: config.max_waiting_polls_per_user },
   });
+  // Room messages go to the event persister, when there is one, to be batched there (docs/scaling.md).
+  const persister = config.event_persister !== undefined
+    ? new PersisterClient(config.event_persister, config.worker_replication_secret!, logger)
+    : null;
   const rooms = new RoomService({
     serverName: config.server_name,
+    ...(persister ? { forwardMessage: persister.forward } : {}),
     store: eventStore,
     profileOf: async (userId) => {
       const user = await storage.getUser(userId);
@@ -96,6 +105,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     notifier: sync.notifier,
     metrics,
   };
+  if (persister) metrics.usePersisterCounts(() => persister.counts);
   // Read at scrape time, so it finds the notifier however the sync code wires it in.
   metrics.useNotifier(() => (context as { notifier?: NotifierStatsSource }).notifier);
   const listener = clientListener(config);
@@ -116,10 +126,13 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     throw err;
   }
   const metricsServers: MetricsListener[] = [];
+  const replicationServers: ReplicationListener[] = [];
   try {
     for (const l of metricsListeners(config)) metricsServers.push(await startMetricsListener(l, metrics, logger));
+    for (const l of replicationListeners(config)) replicationServers.push(await startReplicationListener(l, config.worker_replication_secret!, rooms, logger));
   } catch (err) {
     await Promise.all(metricsServers.map((m) => m.close()));
+    await Promise.all(replicationServers.map((r) => r.close(0)));
     await new Promise<void>((resolve) => { server.close(() => resolve()); });
     await replication?.close();
     await storage.close();
@@ -133,19 +146,25 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       // Long-polls listen to this and answer at once, so no request is left waiting.
       stopController.abort();
       sync.stop();
-      await new Promise<void>((resolve) => {
-        // Busy connections finish their request first; each then turns idle, and idle
-        // keep-alive sockets would hold close() open until their timeout, so sweep them.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
-        server.closeIdleConnections();
-      });
+      await Promise.all([
+        new Promise<void>((resolve) => {
+          // Busy connections finish their request first; each then turns idle, and idle
+          // keep-alive sockets would hold close() open until their timeout, so sweep them.
+          const sweep = setInterval(() => server.closeIdleConnections(), 50);
+          const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+          server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
+          server.closeIdleConnections();
+        }),
+        // other processes' messages being stored here finish too
+        ...replicationServers.map((r) => r.close(CLOSE_GRACE_MS)),
+      ]);
+      // no request of this process waits on the persister any more
+      persister?.close();
       await Promise.all(metricsServers.map((m) => m.close()));
       await replication?.close();
       await storage.close();
     })();
     return closing;
   };
-  return { url, port, server, context, close, metricsUrl: metricsServers[0]?.url };
+  return { url, port, server, context, close, metricsUrl: metricsServers[0]?.url, replicationUrl: replicationServers[0]?.url };
 }

@@ -84,3 +84,27 @@ describe('SQLite storage', () => {
     expect(readFileSync(file).length).toBeGreaterThan(0);
   });
 });
+
+describe('event persister config (docs/scaling.md)', () => {
+  const pg = { name: 'postgres', args: { url: 'postgres://axon@db/axon' } };
+  const base = { server_name: 'x', database: pg, listeners: [{ port: 1 }] };
+
+  it('takes a replication listener and event_persister with worker_replication_secret, on PostgreSQL', () => {
+    const persister = checkConfig({ ...base, worker_replication_secret: 's', listeners: [{ port: 1 }, { port: 2, type: 'replication' }] }, '/tmp');
+    expect(persister.listeners[1]!.type).toBe('replication');
+    const forwarder = checkConfig({ ...base, worker_replication_secret: 's', event_persister: 'http://10.0.0.5:9093' }, '/tmp');
+    expect(forwarder.event_persister).toBe('http://10.0.0.5:9093');
+  });
+
+  it.each([
+    ['a replication listener without the secret', { listeners: [{ port: 1 }, { port: 2, type: 'replication' }] }, /listeners\[1\].*worker_replication_secret/],
+    ['a replication listener on SQLite', { worker_replication_secret: 's', database: { name: 'sqlite3', args: { database: 'x.db' } }, listeners: [{ port: 1 }, { port: 2, type: 'replication' }] }, /listeners\[1\].*postgres/],
+    ['event_persister without the secret', { event_persister: 'http://p:9093' }, /event_persister.*worker_replication_secret/],
+    ['event_persister on SQLite', { worker_replication_secret: 's', event_persister: 'http://p:9093', database: { name: 'sqlite3', args: { database: 'x.db' } } }, /event_persister.*postgres/],
+    ['event_persister with a path', { worker_replication_secret: 's', event_persister: 'http://p:9093/replication' }, /event_persister/],
+    ['event_persister not a URL', { worker_replication_secret: 's', event_persister: 'p:9093' }, /event_persister/],
+    ['event_persister over https (the replication listener is plain HTTP)', { worker_replication_secret: 's', event_persister: 'https://p:9093' }, /event_persister/],
+  ])('refuses %s', (_what, overrides, message) => {
+    expect(() => checkConfig({ ...base, ...overrides }, '/tmp')).toThrow(message);
+  });
+});

@@ -9,7 +9,7 @@ export async function startCommand(args: string[]): Promise<number> {
   const config = loadConfig(required(flags.config, 'config'));
   const logger = createLogger(config.log_level);
   const hs = await startHomeserver(config, logger);
-  logger.info({ url: hs.url, server_name: config.server_name }, 'listening');
+  logger.info({ url: hs.url, server_name: config.server_name, ...(hs.replicationUrl ? { replication_url: hs.replicationUrl } : {}) }, 'listening');
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGTERM', stop);

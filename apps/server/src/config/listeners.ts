@@ -11,3 +11,8 @@ export function clientListener(config: HomeserverConfig): ListenerConfig {
 export function metricsListeners(config: HomeserverConfig): ListenerConfig[] {
   return config.enable_metrics ? config.listeners.filter((l) => l.type === 'metrics') : [];
 }
+
+/** The listeners taking room messages forwarded by other processes (needs worker_replication_secret). */
+export function replicationListeners(config: HomeserverConfig): ListenerConfig[] {
+  return config.listeners.filter((l) => l.type === 'replication');
+}

@@ -47,7 +47,17 @@ export function checkConfig(raw: unknown, baseDir: string): HomeserverConfig {
     if (l.type === 'metrics' && !config.enable_metrics) {
       throw new ConfigError(`invalid config: listeners[${i}]: a listener of type metrics needs enable_metrics: true`);
     }
+    if (l.type === 'replication' && config.worker_replication_secret === undefined) {
+      throw new ConfigError(`invalid config: listeners[${i}]: a listener of type replication needs worker_replication_secret`);
+    }
+    if (l.type === 'replication' && config.database.name !== 'postgres') {
+      throw new ConfigError(`invalid config: listeners[${i}]: a listener of type replication needs a postgres database (processes share it)`);
+    }
   });
+  if (config.event_persister !== undefined) {
+    if (config.worker_replication_secret === undefined) throw new ConfigError('invalid config: event_persister: needs worker_replication_secret');
+    if (config.database.name !== 'postgres') throw new ConfigError('invalid config: event_persister: needs a postgres database (processes share it)');
+  }
   if (config.database.name === 'sqlite3') {
     config.database.args.synchronous ??= 'NORMAL';
     if (config.database.args.database !== ':memory:') config.database.args.database = path.resolve(baseDir, config.database.args.database);

@@ -3,8 +3,12 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' |
 export interface ListenerConfig {
   port: number;
   bind_addresses: string[];
-  /** `http` serves the client API; `metrics` serves /_synapse/metrics (needs enable_metrics). */
-  type: 'http' | 'metrics';
+  /**
+   * `http` serves the client API; `metrics` serves /_synapse/metrics (needs enable_metrics);
+   * `replication` takes room messages forwarded by the other processes on the database
+   * (needs worker_replication_secret; docs/scaling.md).
+   */
+  type: 'http' | 'metrics' | 'replication';
   x_forwarded: boolean;
 }
 
@@ -60,6 +64,14 @@ export interface HomeserverConfig {
    * (Synapse: 30 s).
    */
   presence: { idle_after: string; offline_after: string };
+  /** Shared by the processes of one deployment: the bearer token of the replication listener. */
+  worker_replication_secret?: string;
+  /**
+   * The replication listener (http://host:port) of the process that stores every room
+   * message sent with a txnId; this process forwards its own there. Unset: it stores them
+   * itself. PostgreSQL only.
+   */
+  event_persister?: string;
   log_level: LogLevel;
   testing: { validate_responses: boolean };
 }
@@ -101,7 +113,7 @@ export const configSchema = {
         properties: {
           port: { type: 'integer', minimum: 0, maximum: 65535 },
           bind_addresses: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, default: ['127.0.0.1'] },
-          type: { type: 'string', enum: ['http', 'metrics'], default: 'http' },
+          type: { type: 'string', enum: ['http', 'metrics', 'replication'], default: 'http' },
           x_forwarded: { type: 'boolean', default: false },
         },
         required: ['port'],
@@ -159,6 +171,8 @@ export const configSchema = {
       },
       default: { idle_after: '5m', offline_after: '30s' },
     },
+    worker_replication_secret: { type: 'string', minLength: 1 },
+    event_persister: { type: 'string', pattern: '^http://[^/?#]+/?$' },
     log_level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
     testing: {
       type: 'object',

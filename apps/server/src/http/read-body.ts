@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import { errors } from '../errors.js';
 
@@ -8,7 +9,7 @@ import { errors } from '../errors.js';
  * actual) is refused with M_TOO_LARGE only once the client has finished sending it, so the
  * client reads the answer instead of a reset connection.
  */
-export function readBody(req: Request, limitBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const declared = req.headers['content-length'];
     const chunks: Buffer[] = [];

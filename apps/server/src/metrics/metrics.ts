@@ -29,6 +29,7 @@ export class ServerMetrics {
   /** Wake-ups of waiting long-polls; read from the notifier's stats, or incremented directly by code without one. */
   readonly notifierWakeups: Counter;
   private notifierSource: () => NotifierStatsSource | undefined = () => undefined;
+  private persisterCounts: () => { readonly forwarded: number; readonly storedHere: number } | undefined = () => undefined;
   private lastWakeups = 0;
 
   constructor() {
@@ -65,6 +66,20 @@ export class ServerMetrics {
       name: 'axon_notifier_user_streams', help: 'Users the notifier tracks (polled recently).', registers,
       collect() { this.set(notifier()?.userStreams ?? 0); },
     });
+    const persisted = { forwarded: 0, storedHere: 0 };
+    new Counter({
+      name: 'axon_event_persister_messages_total',
+      help: 'Room messages this process handed to its event_persister (forwarded), or stored itself because the persister could not be reached (stored_here).',
+      labelNames: ['outcome'], registers,
+      collect() {
+        const counts = self.persisterCounts();
+        if (!counts) return;
+        this.inc({ outcome: 'forwarded' }, counts.forwarded - persisted.forwarded);
+        this.inc({ outcome: 'stored_here' }, counts.storedHere - persisted.storedHere);
+        persisted.forwarded = counts.forwarded;
+        persisted.storedHere = counts.storedHere;
+      },
+    });
     this.notifierWakeups = new Counter({
       name: 'axon_notifier_wakeups_total', help: 'Waiting long-polls woken by a new event.', registers,
       collect() {
@@ -75,6 +90,11 @@ export class ServerMetrics {
         }
       },
     });
+  }
+
+  /** Where axon_event_persister_messages_total reads from: the PersisterClient's counts. */
+  usePersisterCounts(source: () => { readonly forwarded: number; readonly storedHere: number } | undefined): void {
+    this.persisterCounts = source;
   }
 
   /** Registration hook for the sync code: where the long-poll gauges read from at scrape time. */

@@ -78,17 +78,47 @@ export function freePort(): Promise<number> {
  * `url` (each on a port of its own: port 0), with registration open and rate limits
  * raised; returns its path.
  */
-export function writePostgresConfig(dir: string, url: string, cpMax: number): string {
-  const config = path.join(dir, 'homeserver.yaml');
+export function writePostgresConfig(dir: string, url: string, cpMax: number, options: PostgresConfigOptions = {}): string {
+  const config = path.join(dir, options.name ?? 'homeserver.yaml');
   // JSON is YAML
   writeFileSync(config, JSON.stringify({
     server_name: 'localhost',
-    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }],
+    listeners: [{ port: 0, bind_addresses: ['127.0.0.1'] }, ...(options.listeners ?? [])],
     database: { name: 'postgres', args: { url, cp_max: cpMax } },
     enable_registration: true,
     registration_shared_secret: SHARED_SECRET,
     media_store_path: path.join(dir, 'media'),
     rc_message: RAISED_RATE_LIMIT, rc_login: RAISED_RATE_LIMIT, rc_registration: RAISED_RATE_LIMIT,
+    ...options.extra,
   }));
   return config;
+}
+
+export interface PostgresConfigOptions {
+  /** The file's name in `dir` (homeserver.yaml by default). */
+  name?: string;
+  /** Listeners besides the client one. */
+  listeners?: Record<string, unknown>[];
+  /** Top-level keys merged in. */
+  extra?: Record<string, unknown>;
+}
+
+export const REPLICATION_SECRET = 'test-replication-secret';
+
+/**
+ * Configs for processes on one database where the first is the event persister and the
+ * rest forward their room messages to it (docs/scaling.md): [persister's, others'].
+ */
+export async function writePersisterConfigs(dir: string, url: string, cpMax: number): Promise<{ persister: string; forwarder: string; replicationPort: number }> {
+  const replicationPort = await freePort();
+  const extra = { worker_replication_secret: REPLICATION_SECRET };
+  return {
+    persister: writePostgresConfig(dir, url, cpMax, {
+      name: 'persister.yaml', extra, listeners: [{ port: replicationPort, bind_addresses: ['127.0.0.1'], type: 'replication' }],
+    }),
+    forwarder: writePostgresConfig(dir, url, cpMax, {
+      name: 'forwarder.yaml', extra: { ...extra, event_persister: `http://127.0.0.1:${replicationPort}` },
+    }),
+    replicationPort,
+  };
 }

@@ -2,34 +2,17 @@
  * Three `axon start` processes on one PostgreSQL database act as one homeserver
  * (issue 10): cross-process wake-ups, one order for everyone under concurrent sends,
  * txnId retries answered by another process, tokens moved between processes, and the
- * others serving on after one is killed. Runs in the PostgreSQL project only.
+ * others serving on after one is killed. Twice: each process storing what it receives, and
+ * the first as the event persister the others forward room messages to. Runs in the
+ * PostgreSQL project only.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register, request, startAxon, V1, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
+import { register, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
-
-let db: TestDatabase;
-let dir: string;
-const procs: RunningAxon[] = [];
-const url = (i: number): string => procs[i]!.url;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  dir = mkdtempSync(path.join(tmpdir(), 'axon-multi-'));
-  const config = writePostgresConfig(dir, db.url, 5);
-  // one after the other: the first runs the migrations, the others find them done
-  for (let i = 0; i < 3; i++) procs.push(await startAxon(config));
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 30_000);
 
 async function put(base: string, who: Account, roomId: string, txnId: string, body: string): Promise<string> {
   const res = await request<{ event_id: string }>(base, 'PUT', `${V1}/rooms/${enc(roomId)}/send/m.room.message/${txnId}`,
@@ -47,7 +30,31 @@ async function now(base: string, who: Account): Promise<string> {
 const bodies = (chunk: Array<Record<string, unknown>>): string[] =>
   chunk.filter((e) => e['type'] === 'm.room.message').map((e) => (e['content'] as { body: string }).body);
 
-describe('three processes, one database', () => {
+describe.each([
+  { deployment: 'each process storing what it receives', persister: false },
+  { deployment: 'the first the event persister of the others', persister: true },
+])('three processes, one database: $deployment', ({ persister }) => {
+  let db: TestDatabase;
+  let dir: string;
+  const procs: RunningAxon[] = [];
+  const url = (i: number): string => procs[i]!.url;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = mkdtempSync(path.join(tmpdir(), 'axon-multi-'));
+    const configs = persister
+      ? await writePersisterConfigs(dir, db.url, 5)
+      : { persister: writePostgresConfig(dir, db.url, 5), forwarder: path.join(dir, 'homeserver.yaml') };
+    // one after the other: the first runs the migrations, the others find them done
+    for (let i = 0; i < 3; i++) procs.push(await startAxon(i === 0 ? configs.persister : configs.forwarder));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
   let alice: Account;
   let bob: Account;
   let roomId: string;

@@ -30,6 +30,11 @@ export interface RoomServiceOptions {
   readonly userExists: (userId: string) => Promise<boolean>;
   /** Called after a commit with what it stored; fan-out happens there, off the sender's path. */
   readonly onPersisted?: (events: readonly PersistedEvent[]) => void;
+  /**
+   * Hands a room message sent with a txnId to the event persister process (several
+   * processes on one database; docs/scaling.md). Undefined back: store it here after all.
+   */
+  readonly forwardMessage?: (send: ForwardedMessage) => Promise<PersistedEvent | undefined>;
   /** Synapse's limit on a whole event, in bytes of JSON. */
   readonly maxEventBytes?: number;
   readonly now?: () => number;
@@ -42,6 +47,16 @@ export interface SendOptions {
   readonly txnId?: string;
   readonly stateKey?: string;
   readonly redacts?: string;
+}
+
+/** A room message as the process that received it hands it to the event persister. */
+export interface ForwardedMessage {
+  readonly userId: string;
+  readonly tokenHash: string;
+  readonly roomId: string;
+  readonly type: string;
+  readonly content: JsonObject;
+  readonly txnId: string;
 }
 
 /**
@@ -114,6 +129,19 @@ export class RoomService {
 
   /** Sends one event (message or state) as `actor`; idempotent per (token, txnId). */
   async send(actor: Actor, roomId: string, type: string, content: JsonObject, options: SendOptions = {}): Promise<PersistedEvent> {
+    // Only messages with a txnId are forwarded: if the persister cannot be reached, storing
+    // the message here is safe, since the txnId finds the copy the persister may have
+    // stored. Their auth needs no state the persister lacks, and they change none.
+    if (this.opts.forwardMessage && options.txnId !== undefined && options.stateKey === undefined && type !== 'm.room.redaction') {
+      // the persister runs every check, as sendHere does here
+      const forwarded = await this.opts.forwardMessage({ userId: actor.userId, tokenHash: actor.tokenHash, roomId, type, content, txnId: options.txnId });
+      if (forwarded) return forwarded;
+    }
+    return this.sendHere(actor, roomId, type, content, options);
+  }
+
+  /** `send`, stored by this process: the event persister's entry for forwarded messages. */
+  async sendHere(actor: Actor, roomId: string, type: string, content: JsonObject, options: SendOptions = {}): Promise<PersistedEvent> {
     const draft: EventDraft = {
       room_id: roomId, type, sender: actor.userId, content,
       ...(options.stateKey !== undefined ? { state_key: options.stateKey } : {}),

@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { ListenerConfig } from '../config/schema.js';
+import type { RoomService } from '../domain/rooms/room-service.js';
+import { errors, MatrixError } from '../errors.js';
+import { readBody } from '../http/read-body.js';
+import type { Logger } from '../logging.js';
+import { MAX_POST_BYTES, parseSendMessages, SEND_MESSAGES_PATH, type SendResult } from './persister-protocol.js';
+
+export interface ReplicationListener {
+  url: string;
+  /** Stops accepting; forwarded messages being stored finish first (up to `graceMs`). */
+  close(graceMs: number): Promise<void>;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * The event persister's side of forwarding (docs/scaling.md): the other processes' room
+ * messages, stored by this process's RoomService, batched with its own. A plain HTTP server
+ * on its own port, like the metrics listener: nothing of the client API is served here.
+ */
+export async function startReplicationListener(listener: ListenerConfig, secret: string, rooms: RoomService, logger: Logger): Promise<ReplicationListener> {
+  const expected = digest(secret);
+  const authorised = (req: IncomingMessage): boolean => {
+    const header = req.headers.authorization;
+    if (header === undefined || !header.startsWith('Bearer ')) return false;
+    // hashed first: timingSafeEqual needs equal lengths, and the length is not to leak either
+    return timingSafeEqual(digest(header.slice('Bearer '.length)), expected);
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if ((req.url ?? '/').split('?')[0] !== SEND_MESSAGES_PATH) throw errors.unrecognized(404);
+    if (req.method !== 'POST') throw errors.unrecognized(405);
+    if (req.headers.authorization === undefined) throw errors.missingToken();
+    if (!authorised(req)) throw errors.forbidden('Wrong worker_replication_secret');
+    const bytes = await readBody(req, MAX_POST_BYTES);
+    let body: unknown;
+    try {
+      body = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw errors.notJson();
+    }
+    const parsed = parseSendMessages(body);
+    if (typeof parsed === 'string') throw errors.badJson(parsed);
+    // all at once: the store batches them into as few commits as it can
+    const results = await Promise.all(parsed.messages.map(async (m): Promise<SendResult> => {
+      try {
+        const event = await rooms.sendHere({ userId: m.user_id, tokenHash: m.token_hash }, m.room_id, m.type, m.content, { txnId: m.txn_id });
+        return { event };
+      } catch (err) {
+        if (err instanceof MatrixError) {
+          return { status: err.httpStatus, errcode: err.errcode, error: err.message, ...(Object.keys(err.extra).length > 0 ? { extra: { ...err.extra } } : {}) };
+        }
+        logger.error({ err, room_id: m.room_id }, 'replication: storing a forwarded message failed');
+        return { status: 500, errcode: 'M_UNKNOWN', error: 'Internal server error' };
+      }
+    }));
+    reply(res, 200, { results });
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const e = err instanceof MatrixError ? err : errors.unknown('Internal server error', 500);
+      if (!(err instanceof MatrixError)) logger.error({ err }, 'replication: request failed');
+      if (!res.headersSent) reply(res, e.httpStatus, e.toJSON());
+      else res.destroy();
+    });
+  });
+  const host = listener.bind_addresses[0]!;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: (graceMs) => new Promise<void>((resolve) => {
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
+      server.closeIdleConnections();
+    }),
+  };
+}
