@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N] [--no-record] [--cpu-prof DIR] [--node-flag FLAG]...`
+// `pnpm bench [--smoke] [--only NAME,...] [--postgres URL|auto] [--processes N [--event-persister]] [--no-record] [--cpu-prof DIR] [--node-flag FLAG]...`
 // (node flags for Axon's processes only, not the ceiling's; such runs are not recorded):
 // starts Axon as an operator would (`--postgres auto`: on a throwaway PostgreSQL cluster, a fresh
 // database per scenario; `--processes N`: N processes on that database), and the bare node:http ceiling, runs every scenario from a separate client process,
@@ -16,10 +16,10 @@ import { section, table, type RunInfo } from './report.js';
 import type { Row } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
-interface Options { smoke: boolean; only: string[]; postgres?: string; processes: number; record: boolean; cpuProf?: string; nodeFlags: string[] }
+interface Options { smoke: boolean; only: string[]; postgres?: string; processes: number; eventPersister: boolean; record: boolean; cpuProf?: string; nodeFlags: string[] }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { smoke: false, only: [], processes: 1, record: true, nodeFlags: [] };
+  const o: Options = { smoke: false, only: [], processes: 1, eventPersister: false, record: true, nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--smoke') o.smoke = true;
@@ -27,6 +27,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--postgres') o.postgres = argv[++i];
     else if (a === '--processes') o.processes = Number(argv[++i]);
     else if (a === '--no-record') o.record = false;
+    else if (a === '--event-persister') o.eventPersister = true;
     else if (a === '--cpu-prof') o.cpuProf = path.resolve(argv[++i] ?? 'bench-results/profiles');
     else if (a === '--node-flag') {
       const flag = argv[++i];
@@ -37,6 +38,7 @@ function parseArgs(argv: string[]): Options {
   }
   if (!Number.isInteger(o.processes) || o.processes < 1) throw new Error('--processes takes a whole number >= 1');
   if (o.processes > 1 && !o.postgres) throw new Error('--processes N > 1 needs --postgres URL or --postgres auto');
+  if (o.eventPersister && o.processes < 2) throw new Error('--event-persister needs --processes N > 1');
   return o;
 }
 
@@ -127,7 +129,8 @@ function runScenario(name: string, axon: RunningAxon, ceiling: RunningProcess, s
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const names = opts.only.length ? opts.only : Object.keys(scenarios);
-  const processes = `${opts.processes} process${opts.processes > 1 ? 'es' : ''}`;
+  const processes = opts.processes === 1 ? '1 process'
+    : `${opts.processes} processes${opts.eventPersister ? ', the first the event persister of the others' : ''}`;
   const database = opts.postgres
     ? `PostgreSQL${opts.postgres === 'auto' ? ' (throwaway cluster, default durability: fsync, synchronous_commit and full_page_writes on)' : ''}, ${processes}`
     : `SQLite, ${processes}`;
@@ -151,6 +154,7 @@ async function main(): Promise<number> {
       const axon = await startAxon({
         ...(databaseUrl ? { database: databaseUrl } : {}),
         processes: opts.processes,
+        eventPersister: opts.eventPersister,
         // one .cpuprofile per scenario's server, written when it stops
         nodeArgs: [...opts.nodeFlags, ...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(opts.cpuProf, name)}`] : [])],
       });

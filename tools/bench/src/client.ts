@@ -51,7 +51,11 @@ process.on('message', (msg: Incoming) => {
       send({ question, id });
     }),
     log: (message) => send({ log: message }),
-    metric: async (name) => (await Promise.all(job.metricsUrls.map((u) => scrape(u, name)))).reduce((a, b) => a + b, 0),
+    // processes without the sample count as 0; NaN only when none has it
+    metric: async (name) => {
+      const found = (await Promise.all(job.metricsUrls.map((u) => scrape(u, name)))).filter((v) => !Number.isNaN(v));
+      return found.length > 0 ? found.reduce((a, b) => a + b, 0) : Number.NaN;
+    },
   }).then(
     (rows: Row[]) => send({ rows }),
     (err: unknown) => send({ error: err instanceof Error ? err.stack ?? err.message : String(err) }),

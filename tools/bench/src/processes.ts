@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,6 +66,11 @@ export interface AxonOptions {
    * the bench client spreads its requests over the processes' URLs itself.
    */
   processes?: number;
+  /**
+   * With several processes: the first is the event persister, and the others forward their
+   * room messages to it (docs/scaling.md). Otherwise each process stores what it receives.
+   */
+  eventPersister?: boolean;
 }
 
 export interface RunningAxon {
@@ -108,6 +114,9 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningAxon>
   // a metrics listener, so scenarios can read the server's own gauges (waiting polls)
   config['enable_metrics'] = true;
   const listeners = config['listeners'] as unknown[];
+  const persister = count > 1 && options.eventPersister === true;
+  const replicationPort = persister ? await freePort() : 0;
+  if (persister) config['worker_replication_secret'] = randomBytes(16).toString('hex');
   const procs: RunningProcess[] = [];
   const metricsUrls: string[] = [];
   const stopAll = async (): Promise<void> => {
@@ -119,7 +128,9 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningAxon>
     for (let i = 0; i < count; i++) {
       const metricsPort = await freePort();
       const path_ = i === 0 ? configPath : path.join(dataDir, `homeserver-${i}.yaml`);
-      writeFileSync(path_, stringify({ ...config, listeners: [...listeners, { port: metricsPort, bind_addresses: ['127.0.0.1'], type: 'metrics', x_forwarded: false }] }));
+      const own = [...listeners, { port: metricsPort, bind_addresses: ['127.0.0.1'], type: 'metrics', x_forwarded: false }];
+      if (persister && i === 0) own.push({ port: replicationPort, bind_addresses: ['127.0.0.1'], type: 'replication', x_forwarded: false });
+      writeFileSync(path_, stringify({ ...config, listeners: own, ...(persister && i > 0 ? { event_persister: `http://127.0.0.1:${replicationPort}` } : {}) }));
       const proc = await spawnNode([...(options.nodeArgs ?? []), AXON, 'start', '--config', path_], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
         try {
           const parsed = JSON.parse(line) as { msg?: string; url?: string };

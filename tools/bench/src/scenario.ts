@@ -33,7 +33,11 @@ export interface ScenarioContext {
   ask(question: 'server-rss-kib' | 'server-cpu-ms' | 'ceiling-cpu-ms' | 'ceiling-rss-kib'
     | 'database-wal-flushes' | 'database-wal-flush-ms' | 'database-cpu-ms'): Promise<number>;
   log(message: string): void;
-  /** A sample without labels from the server's metrics listener, e.g. axon_sync_waiting_long_polls (summed over the processes). */
+  /**
+   * A sample from the servers' metrics listeners, summed over the processes that have it
+   * (NaN when none does): a name, e.g. axon_sync_waiting_long_polls, and any labels as
+   * the exposition writes them, e.g. axon_event_persister_messages_total{outcome="forwarded"}.
+   */
   metric(name: string): Promise<number>;
 }
 

@@ -67,7 +67,7 @@ class SendRounds {
  * process, as a proxy that routes room sends to one process (docs/scaling.md) would. Each
  * process batches only the sends it receives, so how sends are spread sets the batch size.
  */
-export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, log }) => {
+export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, log, metric }) => {
   const users = await makeUsers(api, SENDERS, 'tput');
   const rooms = await Promise.all(users.map((u) => api.createRoom(u)));
   const seconds = smoke ? 1 : 5;
@@ -136,6 +136,11 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     log(`throughput run ${run}: ${summary(axon)}, ceiling ${ceiling.toFixed(0)}/s (${ceilingCpuUs.toFixed(0)} us CPU each)`);
   }
 
+  // With an event persister (--event-persister), what the others handed it in the spread
+  // rounds, and what they had to store themselves because it could not be reached.
+  const persisted = (outcome: string): Promise<number> => metric(`axon_event_persister_messages_total{outcome="${outcome}"}`);
+  const [forwarded, storedHere] = [await persisted('forwarded'), await persisted('stored_here')];
+
   // Every sender through the first process: after the spread rounds, so its JIT is warm;
   // one round of warm-up for its larger batches.
   const routed = new SendRounds();
@@ -170,6 +175,10 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     ...(spread.wal.msPerFlush.length > 0 ? [
       { scenario: '4 throughput', metric: 'time per WAL flush', value: median(spread.wal.msPerFlush), unit: 'ms' },
       { scenario: '4 throughput', metric: 'share of the run spent in WAL flushes', value: median(spread.wal.flushShare), unit: 'ratio' },
+    ] : []),
+    ...(Number.isFinite(forwarded) ? [
+      { scenario: '4 throughput', metric: 'messages forwarded to the event persister (spread rounds, warm-up included)', value: forwarded, unit: 'msgs' },
+      { scenario: '4 throughput', metric: 'messages stored where received, the persister unreachable', value: Number.isFinite(storedHere) ? storedHere : 0, unit: 'msgs' },
     ] : []),
     ...(routed.rates.length > 0 ? [
       judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms, every send through process 1 of ${apis.length}: messages/s`, value: median(routed.rates), unit: 'msg/s', target: '>= 3000' }),
