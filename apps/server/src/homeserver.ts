@@ -146,6 +146,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       // Long-polls listen to this and answer at once, so no request is left waiting.
       stopController.abort();
       sync.stop();
+      // Sends still waiting on the persister, and any from now on, are stored here while
+      // the database is still open (the txnId finds a copy the persister stored after all).
+      persister?.close();
       await Promise.all([
         new Promise<void>((resolve) => {
           // Busy connections finish their request first; each then turns idle, and idle
@@ -158,8 +161,6 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         // other processes' messages being stored here finish too
         ...replicationServers.map((r) => r.close(CLOSE_GRACE_MS)),
       ]);
-      // no request of this process waits on the persister any more
-      persister?.close();
       await Promise.all(metricsServers.map((m) => m.close()));
       await replication?.close();
       await storage.close();

@@ -102,6 +102,9 @@ describe('PersisterClient', () => {
     ['answers with an error status', ((_b, _q, res) => { res.writeHead(403).end('{"errcode":"M_FORBIDDEN","error":"Wrong worker_replication_secret"}'); }) as Handler],
     ['answers with fewer results than messages', ((_b, _q, res) => { res.writeHead(200).end('{"results":[]}'); }) as Handler],
     ['answers with something not JSON', ((_b, _q, res) => { res.writeHead(200).end('<html>'); }) as Handler],
+    ['answers with a result that is not an object', ((_b, _q, res) => { res.writeHead(200).end('{"results":[null]}'); }) as Handler],
+    ['answers with an event without an id', ((_b, _q, res) => { res.writeHead(200).end('{"results":[{"event":{}}]}'); }) as Handler],
+    ['answers with an error without a status', ((_b, _q, res) => { res.writeHead(200).end('{"results":[{"errcode":"M_FORBIDDEN","error":"no"}]}'); }) as Handler],
     ['cuts the connection', ((_b, req) => { req.socket.destroy(); }) as Handler],
   ])('leaves messages to this process when the persister %s, then tries again after a pause', async (_what, handler) => {
     let broken = true;
@@ -127,6 +130,26 @@ describe('PersisterClient', () => {
     const started = Date.now();
     expect(await client(mute.url, 300).forward(message(1))).toBeUndefined();
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('fills a POST up to about 8 MiB, and leaves a message far over the event size limit to this process', async () => {
+    const p = await fakePersister(answerAll);
+    const c = client(p.url);
+    const big = (i: number, mib: number): ForwardedMessage => ({ ...message(i), content: { body: 'x'.repeat(mib * 1024 * 1024) } });
+    const events = await Promise.all([big(0, 3), big(1, 3), big(2, 3), big(3, 9), message(4)].map((m) => c.forward(m)));
+    expect(events.map((e) => e?.event_id)).toEqual(['$t0:x', '$t1:x', '$t2:x', undefined, '$t4:x']);
+    // two POSTs out at once, in whichever order they arrive
+    expect(p.posts.map((x) => x.body.messages.map((m) => m.txn_id)).sort()).toEqual([['t0', 't1'], ['t2', 't4']]);
+  });
+
+  it('cuts a POST still out when closed, and leaves its messages to this process', async () => {
+    const p = await fakePersister(() => { /* never answers */ });
+    const c = client(p.url);
+    const pending = c.forward(message(0));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(p.posts).toHaveLength(1);
+    c.close();
+    expect(await pending).toBeUndefined();
   });
 
   it('once closed, leaves every message to this process', async () => {

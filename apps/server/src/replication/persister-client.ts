@@ -3,7 +3,23 @@ import type { PersistedEvent } from '../domain/events/types.js';
 import type { ForwardedMessage } from '../domain/rooms/room-service.js';
 import { MatrixError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import { MAX_MESSAGES_PER_POST, SEND_MESSAGES_PATH, toWire, type SendMessagesResponse } from './persister-protocol.js';
+import { MAX_MESSAGES_PER_POST, MAX_POST_BYTES, SEND_MESSAGES_PATH, toWire, type SendMessagesResponse } from './persister-protocol.js';
+
+/**
+ * A POST is filled up to this many characters of messages: at most 3 bytes each in UTF-8,
+ * within what the persister reads.
+ */
+const POST_BYTES_TARGET = MAX_POST_BYTES / 4;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A result the client can be answered from: an event with an id, or a Matrix error. */
+function wellFormed(r: unknown): boolean {
+  if (!isObject(r)) return false;
+  if ('event' in r) return isObject(r['event']) && typeof r['event']['event_id'] === 'string';
+  return Number.isInteger(r['status']) && (r['status'] as number) >= 400 && (r['status'] as number) <= 599
+    && typeof r['errcode'] === 'string' && typeof r['error'] === 'string' && (r['extra'] === undefined || isObject(r['extra']));
+}
 
 interface Pending {
   readonly message: ForwardedMessage;
@@ -74,11 +90,29 @@ export class PersisterClient {
   };
 
   private postNext(): void {
-    if (this.inFlight >= this.maxInFlight) return;
-    const batch = this.pending.splice(0, MAX_MESSAGES_PER_POST);
+    while (this.inFlight < this.maxInFlight && this.pending.length > 0) this.postOne();
+  }
+
+  private postOne(): void {
+    // as many as fit one POST, by count and by size
+    const wire: string[] = [];
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (this.pending.length > 0 && batch.length < MAX_MESSAGES_PER_POST) {
+      const one = JSON.stringify(toWire(this.pending[0]!.message));
+      if (one.length > POST_BYTES_TARGET) {
+        // far over the event size limit: checked here, it gets its M_TOO_LARGE without a POST
+        this.pending.shift()!.resolve(undefined);
+        continue;
+      }
+      if (bytes + one.length > POST_BYTES_TARGET) break;
+      wire.push(one);
+      batch.push(this.pending.shift()!);
+      bytes += one.length;
+    }
     if (batch.length === 0) return;
     this.inFlight += 1;
-    this.post(batch).then(
+    this.post(`{"messages":[${wire.join(',')}]}`, batch.length).then(
       (results) => {
         this.counts.forwarded += batch.length;
         batch.forEach((item, i) => {
@@ -88,8 +122,10 @@ export class PersisterClient {
         });
       },
       (err: unknown) => {
-        this.logger.warn({ err: (err as Error).message, persister: this.url.origin, messages: batch.length },
-          `replication: event persister unreachable; storing messages here for ${this.retryAfterMs} ms`);
+        if (!this.closed) {
+          this.logger.warn({ err: (err as Error).message, persister: this.url.origin, messages: batch.length },
+            `replication: event persister unreachable; storing messages here for ${this.retryAfterMs} ms`);
+        }
         this.downUntil = performance.now() + this.retryAfterMs;
         this.counts.storedHere += batch.length;
         for (const item of batch) item.resolve(undefined);
@@ -99,14 +135,16 @@ export class PersisterClient {
         this.counts.storedHere += rest.length;
         for (const item of rest) item.resolve(undefined);
       },
-    ).finally(() => {
+    ).catch((err: unknown) => {
+      this.logger.error({ err }, 'replication: settling forwarded messages failed');
+    }).finally(() => {
       this.inFlight -= 1;
       this.postNext();
     });
   }
 
-  private post(batch: readonly Pending[]): Promise<SendMessagesResponse['results']> {
-    const body = JSON.stringify({ messages: batch.map((p) => toWire(p.message)) });
+  /** The persister's results for `count` messages; rejects unless each is well formed. */
+  private post(body: string, count: number): Promise<SendMessagesResponse['results']> {
     return new Promise((resolve, reject) => {
       const req = request(this.url, {
         method: 'POST', agent: this.agent, timeout: this.timeoutMs,
@@ -121,13 +159,19 @@ export class PersisterClient {
             reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
             return;
           }
+          let parsed: unknown;
           try {
-            const parsed = JSON.parse(text) as Partial<SendMessagesResponse>;
-            if (!Array.isArray(parsed.results) || parsed.results.length !== batch.length) throw new Error('results do not match the messages sent');
-            resolve(parsed.results);
-          } catch (err) {
-            reject(err instanceof Error ? err : new Error(String(err)));
+            parsed = JSON.parse(text);
+          } catch {
+            reject(new Error('the answer is not JSON'));
+            return;
           }
+          const results = (parsed as { results?: unknown } | null)?.results;
+          if (!Array.isArray(results) || results.length !== count || !results.every(wellFormed)) {
+            reject(new Error('the answer does not hold one well-formed result per message'));
+            return;
+          }
+          resolve(results as SendMessagesResponse['results']);
         });
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
@@ -136,7 +180,7 @@ export class PersisterClient {
     });
   }
 
-  /** From now on messages are stored here; a POST already out finishes. */
+  /** From now on messages are stored here; a POST still out is cut, its messages stored here too. */
   close(): void {
     this.closed = true;
     this.agent.destroy();

@@ -107,18 +107,31 @@ export const REPLICATION_SECRET = 'test-replication-secret';
 
 /**
  * Configs for processes on one database where the first is the event persister and the
- * rest forward their room messages to it (docs/scaling.md): [persister's, others'].
+ * others forward their room messages to it (docs/scaling.md), each with a metrics listener:
+ * the persister's config, one per forwarder, and every process's metrics URL (persister first).
  */
-export async function writePersisterConfigs(dir: string, url: string, cpMax: number): Promise<{ persister: string; forwarder: string; replicationPort: number }> {
+export async function writePersisterConfigs(dir: string, url: string, cpMax: number, forwarders: number): Promise<{ persister: string; forwarders: string[]; metricsUrls: string[] }> {
   const replicationPort = await freePort();
-  const extra = { worker_replication_secret: REPLICATION_SECRET };
+  const metricsPorts: number[] = [];
+  for (let i = 0; i <= forwarders; i++) metricsPorts.push(await freePort());
+  const metrics = (i: number) => ({ port: metricsPorts[i]!, bind_addresses: ['127.0.0.1'], type: 'metrics' });
+  const extra = { worker_replication_secret: REPLICATION_SECRET, enable_metrics: true };
   return {
     persister: writePostgresConfig(dir, url, cpMax, {
-      name: 'persister.yaml', extra, listeners: [{ port: replicationPort, bind_addresses: ['127.0.0.1'], type: 'replication' }],
+      name: 'persister.yaml', extra,
+      listeners: [{ port: replicationPort, bind_addresses: ['127.0.0.1'], type: 'replication' }, metrics(0)],
     }),
-    forwarder: writePostgresConfig(dir, url, cpMax, {
-      name: 'forwarder.yaml', extra: { ...extra, event_persister: `http://127.0.0.1:${replicationPort}` },
-    }),
-    replicationPort,
+    forwarders: Array.from({ length: forwarders }, (_, i) => writePostgresConfig(dir, url, cpMax, {
+      name: `forwarder-${i + 1}.yaml`, listeners: [metrics(i + 1)],
+      extra: { ...extra, event_persister: `http://127.0.0.1:${replicationPort}` },
+    })),
+    metricsUrls: metricsPorts.map((p) => `http://127.0.0.1:${p}`),
   };
+}
+
+/** A sample on a process's metrics listener, e.g. `axon_events_persisted_total` (0 when it has none yet). */
+export async function metricSample(metricsUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/_synapse/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  freePort, register, request, REPLICATION_SECRET, startAxon, V1, writePostgresConfig, type Account, type RunningAxon,
+  freePort, metricSample, register, request, REPLICATION_SECRET, startAxon, V1, writePostgresConfig, type Account, type RunningAxon,
 } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { createRoom, enc, events, follow, membership } from '../sync/util.js';
@@ -52,15 +52,9 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 30_000);
 
-/** A counter's value on a process's metrics listener (0 when it has no such sample yet). */
-async function sample(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/_synapse/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(name.length + 1)) : 0;
-}
-const forwarded = (): Promise<number> => sample(metricsUrl.forwarder, 'axon_event_persister_messages_total{outcome="forwarded"}');
-const storedHere = (): Promise<number> => sample(metricsUrl.forwarder, 'axon_event_persister_messages_total{outcome="stored_here"}');
-const persistedBy = (base: string): Promise<number> => sample(base, 'axon_events_persisted_total');
+const forwarded = (): Promise<number> => metricSample(metricsUrl.forwarder, 'axon_event_persister_messages_total{outcome="forwarded"}');
+const storedHere = (): Promise<number> => metricSample(metricsUrl.forwarder, 'axon_event_persister_messages_total{outcome="stored_here"}');
+const persistedBy = (base: string): Promise<number> => metricSample(base, 'axon_events_persisted_total');
 
 function put(base: string, who: Account, roomId: string, txnId: string, content: unknown, type = 'm.room.message') {
   return request<{ event_id: string; errcode?: string; error?: string }>(base, 'PUT', `${V1}/rooms/${enc(roomId)}/send/${type}/${txnId}`,
@@ -109,6 +103,7 @@ describe('a process forwarding room messages to the event persister', () => {
 
   it('gives the client the same Matrix errors as the persister would', async () => {
     const carol = await register(forwarder.url);
+    const [f0, s0] = [await forwarded(), await storedHere()];
     const cases: [string, string, Account, unknown][] = [
       ['not in the room', roomId, carol, { msgtype: 'm.text', body: 'hi' }],
       ['no such room', '!nowhere:localhost', alice, { msgtype: 'm.text', body: 'hi' }],
@@ -120,6 +115,9 @@ describe('a process forwarding room messages to the event persister', () => {
       expect(there.status, what).toBeGreaterThanOrEqual(400);
       expect([there.status, there.body.errcode, there.body.error], what).toEqual([here.status, here.body.errcode, here.body.error]);
     }
+    // the persister gave those answers, not a fallback here
+    expect(await forwarded()).toBe(f0 + cases.length);
+    expect(await storedHere()).toBe(s0);
   });
 
   it('stores state events, redactions and messages without a txnId itself', async () => {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
+import { freePort, metricSample, register, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
 
@@ -38,15 +38,29 @@ describe.each([
   let dir: string;
   const procs: RunningAxon[] = [];
   const url = (i: number): string => procs[i]!.url;
+  /** Each process's metrics listener (with the persister, the persister's first). */
+  let metricsUrls: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = mkdtempSync(path.join(tmpdir(), 'axon-multi-'));
-    const configs = persister
-      ? await writePersisterConfigs(dir, db.url, 5)
-      : { persister: writePostgresConfig(dir, db.url, 5), forwarder: path.join(dir, 'homeserver.yaml') };
+    let configs: string[];
+    if (persister) {
+      const written = await writePersisterConfigs(dir, db.url, 5, 2);
+      configs = [written.persister, ...written.forwarders];
+      metricsUrls = written.metricsUrls;
+    } else {
+      configs = [];
+      for (let i = 0; i < 3; i++) {
+        const port = await freePort();
+        configs.push(writePostgresConfig(dir, db.url, 5, {
+          name: `homeserver-${i}.yaml`, listeners: [{ port, bind_addresses: ['127.0.0.1'], type: 'metrics' }], extra: { enable_metrics: true },
+        }));
+        metricsUrls.push(`http://127.0.0.1:${port}`);
+      }
+    }
     // one after the other: the first runs the migrations, the others find them done
-    for (let i = 0; i < 3; i++) procs.push(await startAxon(i === 0 ? configs.persister : configs.forwarder));
+    for (const config of configs) procs.push(await startAxon(config));
   }, 60_000);
 
   afterAll(async () => {
@@ -170,6 +184,23 @@ describe.each([
         await new Promise((r) => setTimeout(r, 20));
       }
     }
+  });
+
+  it(persister
+    ? 'had the persister store every message sent through the others, none stored where it arrived'
+    : 'had each process store the messages it received, forwarding none', async () => {
+    if (!persister) {
+      // the concurrent sends alone sent 10 through each
+      for (const m of metricsUrls) expect(await metricSample(m, 'axon_events_persisted_total')).toBeGreaterThanOrEqual(10);
+      return;
+    }
+    const [forwarded, storedHere] = await Promise.all(['forwarded', 'stored_here'].map(async (outcome) => {
+      const counts = await Promise.all(metricsUrls.slice(1).map((m) => metricSample(m, `axon_event_persister_messages_total{outcome="${outcome}"}`)));
+      return counts.reduce((a, b) => a + b, 0);
+    }));
+    // the concurrent sends alone sent 20 through the two forwarders
+    expect(forwarded).toBeGreaterThanOrEqual(20);
+    expect(storedHere).toBe(0);
   });
 
   it('the others keep serving when one process is killed', async () => {
