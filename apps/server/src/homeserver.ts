@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { HomeserverConfig } from './config/schema.js';
 import { Accounts } from './domain/accounts/accounts.js';
@@ -13,6 +12,7 @@ import { MediaService } from './domain/media/media-service.js';
 import { ProfileService } from './domain/profile/profile-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
 import { expressClasses } from './http/express-classes.js';
+import { closeGracefully, listenOn } from './http/listen.js';
 import { answerClientErrors, serverOptions } from './http/server-limits.js';
 import type { AppContext } from './http/context.js';
 import type { Logger } from './logging.js';
@@ -108,18 +108,14 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   if (persister) metrics.usePersisterCounts(() => persister.counts);
   // Read at scrape time, so it finds the notifier however the sync code wires it in.
   metrics.useNotifier(() => (context as { notifier?: NotifierStatsSource }).notifier);
-  const listener = clientListener(config);
-  const host = listener.bind_addresses[0]!;
   let server: Server;
+  let bound: { url: string; port: number };
   try {
     // Header, body and keep-alive timeouts; unparsable requests answered as Matrix errors.
     const app = createApp(context, options);
     server = createServer({ ...serverOptions(), ...expressClasses(app) }, app);
     answerClientErrors(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
-    });
+    bound = await listenOn(server, clientListener(config));
   } catch (err) {
     await replication?.close();
     await storage.close();
@@ -138,8 +134,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     await storage.close();
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { url, port } = bound;
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -149,18 +144,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       // Sends still waiting on the persister, and any from now on, are stored here while
       // the database is still open (the txnId finds a copy the persister stored after all).
       persister?.close();
-      await Promise.all([
-        new Promise<void>((resolve) => {
-          // Busy connections finish their request first; each then turns idle, and idle
-          // keep-alive sockets would hold close() open until their timeout, so sweep them.
-          const sweep = setInterval(() => server.closeIdleConnections(), 50);
-          const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-          server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
-          server.closeIdleConnections();
-        }),
-        // other processes' messages being stored here finish too
-        ...replicationServers.map((r) => r.close(CLOSE_GRACE_MS)),
-      ]);
+      // in-flight requests finish, other processes' messages being stored here too
+      await Promise.all([closeGracefully(server, CLOSE_GRACE_MS), ...replicationServers.map((r) => r.close(CLOSE_GRACE_MS))]);
       await Promise.all(metricsServers.map((m) => m.close()));
       await replication?.close();
       await storage.close();

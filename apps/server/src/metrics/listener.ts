@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ListenerConfig } from '../config/schema.js';
+import { listenOn } from '../http/listen.js';
 import type { Logger } from '../logging.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -32,14 +32,9 @@ export async function startMetricsListener(listener: ListenerConfig, metrics: Se
       },
     );
   });
-  const host = listener.bind_addresses[0]!;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { url } = await listenOn(server, listener);
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
   };
 }

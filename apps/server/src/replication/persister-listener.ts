@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { ListenerConfig } from '../config/schema.js';
 import type { RoomService } from '../domain/rooms/room-service.js';
 import { errors, MatrixError } from '../errors.js';
+import { closeGracefully, listenOn } from '../http/listen.js';
 import { readBody } from '../http/read-body.js';
 import type { Logger } from '../logging.js';
 import { MAX_POST_BYTES, parseSendMessages, SEND_MESSAGES_PATH, type SendResult } from './persister-protocol.js';
@@ -71,19 +71,6 @@ export async function startReplicationListener(listener: ListenerConfig, secret:
       else res.destroy();
     });
   });
-  const host = listener.bind_addresses[0]!;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listener.port, host, () => { server.off('error', reject); resolve(); });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: (graceMs) => new Promise<void>((resolve) => {
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      const force = setTimeout(() => server.closeAllConnections(), graceMs);
-      server.close(() => { clearInterval(sweep); clearTimeout(force); resolve(); });
-      server.closeIdleConnections();
-    }),
-  };
+  const { url } = await listenOn(server, listener);
+  return { url, close: (graceMs) => closeGracefully(server, graceMs) };
 }
