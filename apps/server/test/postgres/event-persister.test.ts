@@ -151,6 +151,38 @@ describe('a process forwarding room messages to the event persister', () => {
     expect(await forwarded()).toBe(f0 + 1);
     expect(await storedHere()).toBe(s0 + 1);
   }, 30_000);
+
+  it('loses and doubles nothing when the persister is killed under load', async () => {
+    const from = (await events(forwarder.url, bob, { timeout: 0 })).body.end;
+    const [f0, s0] = [await forwarded(), await storedHere()];
+    const count = 60;
+    let answered = 0;
+    const sends = Array.from({ length: count }, async (_, i) => {
+      // spread over a moment, so that some are answered before the kill and some after
+      await new Promise((r) => setTimeout(r, i * 5));
+      const res = await put(forwarder.url, alice, roomId, `kill-${i}`, { msgtype: 'm.text', body: `kill ${i}` });
+      answered += 1;
+      return res;
+    });
+    while (answered < 10) await new Promise((r) => setTimeout(r, 5));
+    persister.child.kill('SIGKILL');
+    const results = await Promise.all(sends);
+    for (const r of results) expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const ids = results.map((r) => r.body.event_id);
+    expect(new Set(ids).size).toBe(count);
+    // both ways were taken: to the persister before the kill, stored here after it
+    expect(await forwarded()).toBeGreaterThanOrEqual(f0 + 10);
+    expect(await storedHere()).toBeGreaterThan(s0);
+    persister = await startAxon(persisterConfig);
+    // each txnId made one event: the same id on a retry, and once in the room
+    for (const i of [0, 20, 40, 59]) {
+      expect((await put(forwarder.url, alice, roomId, `kill-${i}`, { msgtype: 'm.text', body: `kill ${i}` })).body.event_id).toBe(ids[i]);
+    }
+    const { all } = await follow(persister.url, bob, from, (a) => a.filter((e) => String((e['content'] as { body?: unknown }).body).startsWith('kill ')).length >= count, 15_000);
+    const seen = all.filter((e) => String((e['content'] as { body?: unknown }).body).startsWith('kill ')).map((e) => e['event_id']);
+    expect(seen.length).toBe(count);
+    expect(new Set(seen)).toEqual(new Set(ids));
+  }, 60_000);
 });
 
 describe('the replication listener', () => {
