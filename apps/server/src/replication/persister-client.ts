@@ -9,7 +9,7 @@ import { MAX_MESSAGES_PER_POST, MAX_POST_BYTES, SEND_MESSAGES_PATH, toWire, type
  * A POST is filled up to this many characters of messages: at most 3 bytes each in UTF-8,
  * within what the persister reads.
  */
-const POST_BYTES_TARGET = MAX_POST_BYTES / 4;
+const POST_CHARS_TARGET = MAX_POST_BYTES / 4;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -28,7 +28,7 @@ interface Pending {
 }
 
 export interface PersisterClientOptions {
-  /** How long a POST may take before its messages are stored here instead. */
+  /** How long a POST's connection may stay silent before its messages are stored here instead. */
   readonly timeoutMs?: number;
   /** After a failed POST, messages are stored here for this long before the persister is tried again. */
   readonly retryAfterMs?: number;
@@ -97,18 +97,18 @@ export class PersisterClient {
     // as many as fit one POST, by count and by size
     const wire: string[] = [];
     const batch: Pending[] = [];
-    let bytes = 0;
+    let chars = 0;
     while (this.pending.length > 0 && batch.length < MAX_MESSAGES_PER_POST) {
       const one = JSON.stringify(toWire(this.pending[0]!.message));
-      if (one.length > POST_BYTES_TARGET) {
+      if (one.length > POST_CHARS_TARGET) {
         // far over the event size limit: checked here, it gets its M_TOO_LARGE without a POST
         this.pending.shift()!.resolve(undefined);
         continue;
       }
-      if (bytes + one.length > POST_BYTES_TARGET) break;
+      if (chars + one.length > POST_CHARS_TARGET) break;
       wire.push(one);
       batch.push(this.pending.shift()!);
-      bytes += one.length;
+      chars += one.length;
     }
     if (batch.length === 0) return;
     this.inFlight += 1;
