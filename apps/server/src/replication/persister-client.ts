@@ -3,23 +3,13 @@ import type { PersistedEvent } from '../domain/events/types.js';
 import type { ForwardedMessage } from '../domain/rooms/room-service.js';
 import { MatrixError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import { MAX_MESSAGES_PER_POST, MAX_POST_BYTES, SEND_MESSAGES_PATH, toWire, type SendMessagesResponse } from './persister-protocol.js';
+import { MAX_MESSAGES_PER_POST, MAX_POST_BYTES, SEND_MESSAGES_PATH, toWire, wellFormedResult, type SendMessagesResponse } from './persister-protocol.js';
 
 /**
  * A POST is filled up to this many characters of messages: at most 3 bytes each in UTF-8,
  * within what the persister reads.
  */
 const POST_CHARS_TARGET = MAX_POST_BYTES / 4;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A result the client can be answered from: an event with an id, or a Matrix error. */
-function wellFormed(r: unknown): boolean {
-  if (!isObject(r)) return false;
-  if ('event' in r) return isObject(r['event']) && typeof r['event']['event_id'] === 'string';
-  return Number.isInteger(r['status']) && (r['status'] as number) >= 400 && (r['status'] as number) <= 599
-    && typeof r['errcode'] === 'string' && typeof r['error'] === 'string' && (r['extra'] === undefined || isObject(r['extra']));
-}
 
 interface Pending {
   readonly message: ForwardedMessage;
@@ -167,7 +157,7 @@ export class PersisterClient {
             return;
           }
           const results = (parsed as { results?: unknown } | null)?.results;
-          if (!Array.isArray(results) || results.length !== count || !results.every(wellFormed)) {
+          if (!Array.isArray(results) || results.length !== count || !results.every(wellFormedResult)) {
             reject(new Error('the answer does not hold one well-formed result per message'));
             return;
           }

@@ -41,6 +41,15 @@ export function toWire(m: ForwardedMessage): SendMessagesRequest['messages'][num
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** A result the client can be answered from: an event with an id, or a Matrix error. */
+export function wellFormedResult(r: unknown): r is SendResult {
+  if (!isObject(r)) return false;
+  if ('event' in r) return isObject(r['event']) && typeof r['event']['event_id'] === 'string';
+  const status = r['status'];
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599
+    && typeof r['errcode'] === 'string' && typeof r['error'] === 'string' && (r['extra'] === undefined || isObject(r['extra']));
+}
+
 /** The request's messages, or a description of what is wrong with it. */
 export function parseSendMessages(body: unknown): SendMessagesRequest | string {
   if (!isObject(body) || !Array.isArray(body['messages'])) return 'body must be an object with an array "messages"';
