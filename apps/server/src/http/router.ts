@@ -1,5 +1,5 @@
 import { operationTable, type OperationId, type OperationInfo, type QueryValue } from '@axon/contract';
-import type { RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../logging.js';
 import { errors } from '../errors.js';
 import type { Requester } from '../domain/accounts/accounts.js';
@@ -7,6 +7,7 @@ import { parseSize } from '../config/size.js';
 import type { AppContext } from './context.js';
 import type { Handler, HandlerContext, HandlerMap } from './handler.js';
 import { authenticate } from './middleware/auth.js';
+import { errorHandler } from './middleware/error-handler.js';
 import { onResponseEnd, requestLogger } from './middleware/request-log.js';
 import { rateLimitFor } from './middleware/rate-limit.js';
 import { jsonBody, rawBody } from './middleware/body.js';
@@ -97,7 +98,32 @@ class RequestContext implements HandlerContext<OperationId> {
   }
 }
 
-function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): RequestHandler {
+/**
+ * The route's last step. It returns nothing, and sends a failure straight to the error
+ * handler (the app's own, which never calls next), so that nothing of Express's stays
+ * reachable while the handler waits: a promise it returned would hold composeChain's
+ * `next`, and through it Express's whole chain for the request (the router's closures,
+ * its final handler). For a long-poll that waits for minutes that was about 1 KiB of heap
+ * per waiting poll (docs/benchmarks.md, sixteenth round). Express's router keeps its
+ * `next` in `req.next` as well; nothing here uses it, so it is dropped.
+ */
+export function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext, fail: ErrorRequestHandler): RequestHandler {
+  const run = runHandler(op, handler, app);
+  const noNext = (): void => {};
+  return (req, res) => {
+    req.next = undefined;
+    run(req, res).catch((err: unknown) => {
+      try {
+        fail(err, req, res, noNext);
+      } catch {
+        // not even an error could be written: end the exchange rather than leave it open
+        res.destroy();
+      }
+    });
+  };
+}
+
+function runHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): (req: Request, res: Response) => Promise<void> {
   const operationId = op.operationId as OperationId;
   return async (req, res) => {
     res.locals.handlerStarted = true;
@@ -172,6 +198,7 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
   const bodyLimit = parseSize(app.config.max_request_body_size);
   const uploadLimit = parseSize(app.config.max_upload_size);
   const served = operationTable.filter((op) => op.operationId in all);
+  const fail = errorHandler(app.logger);
   for (const op of served) {
     const handler = all[op.operationId as OperationId] as Handler<OperationId>;
     const chain: RequestHandler[] = [
@@ -183,7 +210,7 @@ export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: 
     if (op.parameters.some((p) => p.in === 'query')) chain.push(validateQuery(op.operationId as OperationId));
     const rateLimit = rateLimitFor(op.operationId as OperationId, app);
     if (rateLimit) chain.push(rateLimit);
-    chain.push(callHandler(op, handler, app));
+    chain.push(callHandler(op, handler, app, fail));
     table.add(op.method, op.path, composeChain(chain));
   }
   const front = ((req, res, next) => {
