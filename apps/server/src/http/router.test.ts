@@ -58,6 +58,15 @@ describe('callHandler', () => {
     expect(failures).toEqual([err]);
   });
 
+  it('sends a handler that throws before it returns a promise to the error handler', () => {
+    const failures: unknown[] = [];
+    const fail: ErrorRequestHandler = (err, _req, res) => { failures.push([err, res]); };
+    const { req, res } = exchange();
+    const err = errors.missingToken();
+    callHandler(op, () => { throw err; }, {} as AppContext, fail)(req, res, () => {});
+    expect(failures).toEqual([[err, res]]);
+  });
+
   it('ends the exchange when the error handler itself throws', async () => {
     const { handler, end } = waitingHandler();
     const fail: ErrorRequestHandler = () => { throw new Error('cannot write'); };

@@ -99,56 +99,69 @@ class RequestContext implements HandlerContext<OperationId> {
 }
 
 /**
- * The route's last step. It returns nothing, and sends a failure straight to the error
+ * The route's last step. It returns nothing and sends a failure straight to the error
  * handler (the app's own, which never calls next), so that nothing of Express's stays
  * reachable while the handler waits: a promise it returned would hold composeChain's
  * `next`, and through it Express's whole chain for the request (the router's closures,
- * its final handler). For a long-poll that waits for minutes that was about 1 KiB of heap
- * per waiting poll (docs/benchmarks.md, sixteenth round). Express's router keeps its
- * `next` in `req.next` as well; nothing here uses it, so it is dropped.
+ * its final handler). Express's router keeps its `next` in `req.next` as well; nothing
+ * here uses it, so it is dropped. And it is not an async function: a suspended one is
+ * kept whole, every local with it. For a long-poll that waits for minutes, the two were
+ * about 1.4 KiB of heap per waiting poll (docs/benchmarks.md, sixteenth round).
  */
 export function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext, fail: ErrorRequestHandler): RequestHandler {
-  const run = runHandler(op, handler, app);
+  const operationId = op.operationId as OperationId;
   const noNext = (): void => {};
   return (req, res) => {
     req.next = undefined;
-    run(req, res).catch((err: unknown) => {
+    const failed = (err: unknown): void => {
       try {
         fail(err, req, res, noNext);
       } catch {
         // not even an error could be written: end the exchange rather than leave it open
         res.destroy();
       }
-    });
+    };
+    let pending: Promise<Reply>;
+    try {
+      res.locals.handlerStarted = true;
+      const ctx = new RequestContext(operationId, res.locals.body as never, (res.locals.query ?? {}) as Record<string, QueryValue>,
+        req.params as Record<string, string>, req.headers, app, res);
+      // A close before the answer was written is a disconnect; finishing is the normal end.
+      onResponseEnd(res, (aborted) => { if (aborted) ctx.disconnect(); });
+      pending = handler(ctx);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    pending.then((reply) => {
+      try {
+        writeReply(res, reply, app);
+      } catch (err) {
+        failed(err);
+      }
+    }, failed);
   };
 }
 
-function runHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext): (req: Request, res: Response) => Promise<void> {
-  const operationId = op.operationId as OperationId;
-  return async (req, res) => {
-    res.locals.handlerStarted = true;
-    const ctx = new RequestContext(operationId, res.locals.body as never, (res.locals.query ?? {}) as Record<string, QueryValue>,
-      req.params as Record<string, string>, req.headers, app, res);
-    // A close before the answer was written is a disconnect; finishing is the normal end.
-    onResponseEnd(res, (aborted) => { if (aborted) ctx.disconnect(); });
-    const reply = await handler(ctx);
-    if (reply.body instanceof RawBody) {
-      // setHeader, not res.type(): Express would append a charset to text types.
-      res.status(reply.status).set(reply.body.headers).setHeader('Content-Type', reply.body.contentType);
-      res.send(reply.body.bytes);
-      return;
-    }
-    const validating = app.config.testing.validate_responses;
-    if (reply.body instanceof RawJson) {
-      // test mode parses it, so that response validation sees the body
-      if (validating) res.status(reply.status).json(JSON.parse(reply.body.takeText()));
-      else sendJson(res, reply.status, reply.body.json);
-      return;
-    }
-    // test mode goes through res.json, which response validation wraps
-    if (validating) res.status(reply.status).json(reply.body);
-    else sendJson(res, reply.status, JSON.stringify(reply.body) ?? '');
-  };
+type Reply = Awaited<ReturnType<Handler<OperationId>>>;
+
+function writeReply(res: Response, reply: Reply, app: AppContext): void {
+  if (reply.body instanceof RawBody) {
+    // setHeader, not res.type(): Express would append a charset to text types.
+    res.status(reply.status).set(reply.body.headers).setHeader('Content-Type', reply.body.contentType);
+    res.send(reply.body.bytes);
+    return;
+  }
+  const validating = app.config.testing.validate_responses;
+  if (reply.body instanceof RawJson) {
+    // test mode parses it, so that response validation sees the body
+    if (validating) res.status(reply.status).json(JSON.parse(reply.body.takeText()));
+    else sendJson(res, reply.status, reply.body.json);
+    return;
+  }
+  // test mode goes through res.json, which response validation wraps
+  if (validating) res.status(reply.status).json(reply.body);
+  else sendJson(res, reply.status, JSON.stringify(reply.body) ?? '');
 }
 
 /**

@@ -11,10 +11,10 @@ const int = (v: unknown): number | undefined => (typeof v === 'number' ? v : und
 
 /** The v1 Sync API (old_sync.yaml), the room-level reads (rooms.yaml) and GET /pushrules/. */
 export const syncHandlers: HandlerMap = {
-  getEvents: async ({ query, app, requester, whenDisconnected }) => {
-    const text = await app.sync.getEvents(who(requester()), { from: str(query.from), timeout: int(query.timeout) }, whenDisconnected, app.stopping);
-    return { status: 200, body: new RawJson(text) };
-  },
+  // not async: a poll waits here for minutes, and a suspended async function is kept whole
+  getEvents: ({ query, app, requester, whenDisconnected }) =>
+    app.sync.getEvents(who(requester()), { from: str(query.from), timeout: int(query.timeout) }, whenDisconnected, app.stopping)
+      .then((text) => ({ status: 200, body: new RawJson(text) })),
 
   getInitialSync: async ({ query, app, requester }) => {
     const archived = typeof query.archived === 'boolean' ? query.archived : undefined;
