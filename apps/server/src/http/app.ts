@@ -24,7 +24,9 @@ export function createApp(ctx: AppContext, options: CreateAppOptions = {}): Expr
   app.set('trust proxy', clientListener(ctx.config).x_forwarded);
   // One Express layer for what every request goes through, and the Matrix routes: each
   // layer Express walks costs a path match, measurable at thousands of requests a second.
-  const matrix = buildMatrixRouter(ctx, routeHandlers, options.stubs);
+  // the one error handler: after every layer, and called by a route's last step itself (router.ts)
+  const onError = errorHandler(ctx.logger);
+  const matrix = buildMatrixRouter(ctx, routeHandlers, onError, options.stubs);
   const front = composeChain([
     requestLog(ctx.logger),
     httpMetrics(ctx.metrics),
@@ -35,6 +37,6 @@ export function createApp(ctx: AppContext, options: CreateAppOptions = {}): Expr
   app.use(Object.assign(front, { routes: matrix.routes }));
   mountOperationalRoutes(app);
   app.use(unrecognized);
-  app.use(errorHandler(ctx.logger));
+  app.use(onError);
   return app;
 }

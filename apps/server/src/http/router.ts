@@ -7,7 +7,6 @@ import { parseSize } from '../config/size.js';
 import type { AppContext } from './context.js';
 import type { Handler, HandlerContext, HandlerMap } from './handler.js';
 import { authenticate } from './middleware/auth.js';
-import { errorHandler } from './middleware/error-handler.js';
 import { onResponseEnd, requestLogger } from './middleware/request-log.js';
 import { rateLimitFor } from './middleware/rate-limit.js';
 import { jsonBody, rawBody } from './middleware/body.js';
@@ -200,18 +199,18 @@ export type MatrixRouter = RequestHandler & { routes: readonly { method: string;
 
 /**
  * Builds the Matrix routes from the contract's operation table: spec/ decides what is
- * served. `stubs` (tests only) may also serve operations that are not implemented yet.
+ * served. `fail` is the app's error handler, which a route's last step calls itself (callHandler).
+ * `stubs` (tests only) may also serve operations that are not implemented yet.
  * Matching is route-table.ts's, in place of an Express route per operation: Express tried
  * each operation's layers in turn with a regular expression, and that showed in profiles.
  */
-export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, stubs: HandlerMap = {}): MatrixRouter {
+export function buildMatrixRouter(app: AppContext, handlers: HandlerMap, fail: ErrorRequestHandler, stubs: HandlerMap = {}): MatrixRouter {
   assertHandlersComplete(handlers);
   const all: HandlerMap = { ...handlers, ...stubs };
   const table = new RouteTable<RequestHandler>();
   const bodyLimit = parseSize(app.config.max_request_body_size);
   const uploadLimit = parseSize(app.config.max_upload_size);
   const served = operationTable.filter((op) => op.operationId in all);
-  const fail = errorHandler(app.logger);
   for (const op of served) {
     const handler = all[op.operationId as OperationId] as Handler<OperationId>;
     const chain: RequestHandler[] = [
