@@ -52,9 +52,11 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const stopController = new AbortController();
   // Several processes on one PostgreSQL database act as one server (docs/scaling.md).
   let replication: Replicator | null = null;
+  let bus: PgNotifyBus | null = null;
   if (config.database.name === 'postgres') {
     try {
-      const bus = await PgNotifyBus.connect(config.database.args.url, logger, (opened as Partial<Pick<PgStorage, 'notifications'>>).notifications);
+      bus = await PgNotifyBus.connect(config.database.args.url, logger, (opened as Partial<Pick<PgStorage, 'notifications'>>).notifications,
+        config.worker_replication_secret !== undefined ? { secret: config.worker_replication_secret } : {});
       replication = new Replicator(bus, config.database.args.url, logger);
     } catch (err) {
       // the storage's listener would otherwise go on retrying, and its pool hold the process open
@@ -106,6 +108,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     metrics,
   };
   if (persister) metrics.usePersisterCounts(() => persister.counts);
+  if (bus) metrics.useReplication(() => bus ?? undefined);
   // Read at scrape time, so it finds the notifier however the sync code wires it in.
   metrics.useNotifier(() => (context as { notifier?: NotifierStatsSource }).notifier);
   let server: Server;
@@ -125,7 +128,11 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const replicationServers: ReplicationListener[] = [];
   try {
     for (const l of metricsListeners(config)) metricsServers.push(await startMetricsListener(l, metrics, logger));
-    for (const l of replicationListeners(config)) replicationServers.push(await startReplicationListener(l, config.worker_replication_secret!, rooms, logger));
+    for (const l of replicationListeners(config)) {
+      replicationServers.push(await startReplicationListener(l, config.worker_replication_secret!, rooms, logger, bus ?? undefined));
+    }
+    // the others read this process's replication notices there rather than by NOTIFY
+    if (bus && replicationServers[0]) bus.serveNotices(config.replication_url ?? replicationServers[0].url);
   } catch (err) {
     await Promise.all(metricsServers.map((m) => m.close()));
     await Promise.all(replicationServers.map((r) => r.close(0)));

@@ -116,7 +116,8 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningAxon>
   const listeners = config['listeners'] as unknown[];
   const persister = count > 1 && options.eventPersister === true;
   const replicationPort = persister ? await freePort() : 0;
-  if (persister) config['worker_replication_secret'] = randomBytes(16).toString('hex');
+  // every process streams its replication notices to the others from a replication listener (docs/scaling.md)
+  if (count > 1) config['worker_replication_secret'] = randomBytes(16).toString('hex');
   const procs: RunningProcess[] = [];
   const metricsUrls: string[] = [];
   const stopAll = async (): Promise<void> => {
@@ -129,7 +130,7 @@ export async function startAxon(options: AxonOptions = {}): Promise<RunningAxon>
       const metricsPort = await freePort();
       const path_ = i === 0 ? configPath : path.join(dataDir, `homeserver-${i}.yaml`);
       const own = [...listeners, { port: metricsPort, bind_addresses: ['127.0.0.1'], type: 'metrics', x_forwarded: false }];
-      if (persister && i === 0) own.push({ port: replicationPort, bind_addresses: ['127.0.0.1'], type: 'replication', x_forwarded: false });
+      if (count > 1) own.push({ port: persister && i === 0 ? replicationPort : 0, bind_addresses: ['127.0.0.1'], type: 'replication', x_forwarded: false });
       writeFileSync(path_, stringify({ ...config, listeners: own, ...(persister && i > 0 ? { event_persister: `http://127.0.0.1:${replicationPort}` } : {}) }));
       const proc = await spawnNode([...(options.nodeArgs ?? []), AXON, 'start', '--config', path_], { NODE_ENV: 'production', AXON_VALIDATE_RESPONSES: '' }, (line) => {
         try {

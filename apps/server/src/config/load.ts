@@ -58,6 +58,9 @@ export function checkConfig(raw: unknown, baseDir: string): HomeserverConfig {
     if (config.worker_replication_secret === undefined) throw new ConfigError('invalid config: event_persister: needs worker_replication_secret');
     if (config.database.name !== 'postgres') throw new ConfigError('invalid config: event_persister: needs a postgres database (processes share it)');
   }
+  if (config.replication_url !== undefined && !config.listeners.some((l) => l.type === 'replication')) {
+    throw new ConfigError('invalid config: replication_url: needs a listener of type replication (the address it names)');
+  }
   if (config.database.name === 'sqlite3') {
     config.database.args.synchronous ??= 'NORMAL';
     if (config.database.args.database !== ':memory:') config.database.args.database = path.resolve(baseDir, config.database.args.database);

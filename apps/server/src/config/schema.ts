@@ -72,6 +72,12 @@ export interface HomeserverConfig {
    * itself. PostgreSQL only.
    */
   event_persister?: string;
+  /**
+   * Where the other processes reach this process's replication listener (http://host:port),
+   * to read its replication notices. Unset: the listener's own address, which does for
+   * processes on one host.
+   */
+  replication_url?: string;
   log_level: LogLevel;
   testing: { validate_responses: boolean };
 }
@@ -173,6 +179,7 @@ export const configSchema = {
     },
     worker_replication_secret: { type: 'string', minLength: 1 },
     event_persister: { type: 'string', pattern: '^http://[^/?#]+/?$' },
+    replication_url: { type: 'string', pattern: '^http://[^/?#]+/?$' },
     log_level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
     testing: {
       type: 'object',

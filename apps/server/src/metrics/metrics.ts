@@ -6,6 +6,11 @@ export interface NotifierStatsSource {
   stats(): { readonly waiters: number; readonly activeWaits: number; readonly userStreams: number; readonly wakeups?: number };
 }
 
+/** What the metrics read from the replication bus (replication/pg-notify-bus.ts). */
+export interface ReplicationStatsSource {
+  replicationStats(): { readonly subscribers: number; readonly notify: number; readonly stream: number };
+}
+
 // Long-polls run up to the /events timeout, so the buckets reach minutes.
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const DB_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -30,6 +35,7 @@ export class ServerMetrics {
   readonly notifierWakeups: Counter;
   private notifierSource: () => NotifierStatsSource | undefined = () => undefined;
   private persisterCounts: () => { readonly forwarded: number; readonly storedHere: number } | undefined = () => undefined;
+  private replicationSource: () => ReplicationStatsSource | undefined = () => undefined;
   private lastWakeups = 0;
 
   constructor() {
@@ -80,6 +86,25 @@ export class ServerMetrics {
         persisted.storedHere = counts.storedHere;
       },
     });
+    const replication = (): ReturnType<ReplicationStatsSource['replicationStats']> | undefined => self.replicationSource()?.replicationStats();
+    new Gauge({
+      name: 'axon_replication_notice_subscribers', help: 'Other processes reading this process\'s replication notices on its replication listener.', registers,
+      collect() { this.set(replication()?.subscribers ?? 0); },
+    });
+    const sent = { notify: 0, stream: 0 };
+    new Counter({
+      name: 'axon_replication_notices_total',
+      help: 'Replication notices this process sent, by path: NOTIFY on the database (notify), or its notice stream (stream).',
+      labelNames: ['path'], registers,
+      collect() {
+        const stats = replication();
+        if (!stats) return;
+        this.inc({ path: 'notify' }, stats.notify - sent.notify);
+        this.inc({ path: 'stream' }, stats.stream - sent.stream);
+        sent.notify = stats.notify;
+        sent.stream = stats.stream;
+      },
+    });
     this.notifierWakeups = new Counter({
       name: 'axon_notifier_wakeups_total', help: 'Waiting long-polls woken by a new event.', registers,
       collect() {
@@ -95,6 +120,11 @@ export class ServerMetrics {
   /** Where axon_event_persister_messages_total reads from: the PersisterClient's counts. */
   usePersisterCounts(source: () => { readonly forwarded: number; readonly storedHere: number } | undefined): void {
     this.persisterCounts = source;
+  }
+
+  /** Where the axon_replication_* metrics read from: the replication bus (several processes on one database). */
+  useReplication(source: () => ReplicationStatsSource | undefined): void {
+    this.replicationSource = source;
   }
 
   /** Registration hook for the sync code: where the long-poll gauges read from at scrape time. */

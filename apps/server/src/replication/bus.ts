@@ -63,5 +63,9 @@ export interface ReplicationBus {
    * this process's; null while room events are not announced (no other process heard).
    */
   noticeTarget?(): { channel: string; prefix: string } | null;
+  /** Whether another process has been heard from (the event store gathers larger batches then). */
+  readonly hasPeers?: boolean;
+  /** Counts a notice the event store sent in band, to noticeTarget (for the metrics). */
+  sentInBand?(): void;
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { errors, MatrixError } from '../errors.js';
 import { closeGracefully, listenOn } from '../http/listen.js';
 import { readBody } from '../http/read-body.js';
 import type { Logger } from '../logging.js';
+import { isOrigin, NOTICES_PATH, type NoticeSource } from './notice-streams.js';
 import { MAX_POST_BYTES, parseSendMessages, SEND_MESSAGES_PATH, type SendResult } from './persister-protocol.js';
 
 export interface ReplicationListener {
@@ -22,11 +23,15 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
- * The event persister's side of forwarding (docs/scaling.md): the other processes' room
- * messages, stored by this process's RoomService, batched with its own. A plain HTTP server
- * on its own port, like the metrics listener: nothing of the client API is served here.
+ * What processes of one deployment ask each other directly (docs/scaling.md), on a plain
+ * HTTP server on its own port, like the metrics listener: nothing of the client API is
+ * served here.
+ * - The event persister's side of forwarding: the other processes' room messages, stored
+ *   by this process's RoomService, batched with its own.
+ * - This process's replication notices, streamed to each process that subscribes
+ *   (notice-streams.ts), when `notices` is given.
  */
-export async function startReplicationListener(listener: ListenerConfig, secret: string, rooms: RoomService, logger: Logger): Promise<ReplicationListener> {
+export async function startReplicationListener(listener: ListenerConfig, secret: string, rooms: RoomService, logger: Logger, notices?: NoticeSource): Promise<ReplicationListener> {
   const expected = digest(secret);
   const authorised = (req: IncomingMessage): boolean => {
     const header = req.headers.authorization;
@@ -35,10 +40,19 @@ export async function startReplicationListener(listener: ListenerConfig, secret:
     return timingSafeEqual(digest(header.slice('Bearer '.length)), expected);
   };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if ((req.url ?? '/').split('?')[0] !== SEND_MESSAGES_PATH) throw errors.unrecognized(404);
-    if (req.method !== 'POST') throw errors.unrecognized(405);
+    const url = new URL(req.url ?? '/', 'http://replication');
+    const streaming = url.pathname === NOTICES_PATH && notices !== undefined;
+    if (url.pathname !== SEND_MESSAGES_PATH && !streaming) throw errors.unrecognized(404);
+    if (req.method !== (streaming ? 'GET' : 'POST')) throw errors.unrecognized(405);
     if (req.headers.authorization === undefined) throw errors.missingToken();
     if (!authorised(req)) throw errors.forbidden('Wrong worker_replication_secret');
+    if (streaming) {
+      const from = url.searchParams.get('from');
+      const to = url.searchParams.get('to');
+      if (!isOrigin(from) || !isOrigin(to)) throw errors.invalidParam('from and to must be replication origins (16 hex digits)');
+      if (!notices.acceptSubscriber(from, to, res)) throw new MatrixError(409, 'M_UNKNOWN', 'Another process serves here now');
+      return;
+    }
     const bytes = await readBody(req, MAX_POST_BYTES);
     let body: unknown;
     try {
@@ -72,5 +86,12 @@ export async function startReplicationListener(listener: ListenerConfig, secret:
     });
   });
   const { url } = await listenOn(server, listener);
-  return { url, close: (graceMs) => closeGracefully(server, graceMs) };
+  return {
+    url,
+    close: (graceMs) => {
+      // the streams never end of themselves
+      notices?.endSubscribers();
+      return closeGracefully(server, graceMs);
+    },
+  };
 }

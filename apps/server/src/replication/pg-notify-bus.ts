@@ -1,22 +1,43 @@
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import pg from 'pg';
 import type { Logger } from '../logging.js';
+import type { ReplicationStatsSource } from '../metrics/metrics.js';
 import { decodeText, escapeTextParams } from '../storage/postgres/pg-db.js';
 import { PgListener } from '../storage/postgres/pg-listener.js';
 import { withinBudget, type ReplicationBus, type ReplicationMessage } from './bus.js';
+import { isOrigin, NoticeSubscribers, NoticeSubscription, type NoticeSource } from './notice-streams.js';
 
 const CHANNEL = 'axon_replication';
 /** NOTIFY payloads must stay under 8000 bytes; typing ids are bounded well below that. */
 const MAX_PAYLOAD = 7900;
 /** How often a bus that has heard no other process says hello again (in case its first was lost). */
 const LONELY_HELLO_MS = 10_000;
+/**
+ * How often a bus with a notice stream to offer (serveNotices) says it is still there; a
+ * peer that offered one and is not heard for three of these is taken for gone.
+ */
+const BEACON_MS = 10_000;
 
-/** A bus's greeting: processes of earlier versions pass it on, and their replicators ignore it. */
-interface Hello { readonly t: 'hello'; readonly re?: true }
-const HELLO: Hello = { t: 'hello' };
-/** The answer to a hello: not answered in turn. */
-const HELLO_BACK: Hello = { t: 'hello', re: true };
+/**
+ * A bus's greeting: processes of earlier versions pass it on, and their replicators ignore
+ * it. `url`: the replication listener where it streams its notices (serveNotices).
+ */
+interface Hello { readonly t: 'hello'; readonly re?: true; readonly url?: string }
 type Sent = ReplicationMessage | Hello;
+
+export interface PgNotifyBusOptions {
+  /** worker_replication_secret: to subscribe to the others' notice streams. */
+  readonly secret?: string;
+  /** BEACON_MS, for tests. */
+  readonly beaconMs?: number;
+}
+
+interface Peer {
+  /** Its notice stream, when it offers one. */
+  url?: string;
+  heardAt: number;
+}
 
 type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
 
@@ -50,29 +71,55 @@ function mergeEvents(...messages: EventsMessage[]): EventsMessage {
  * safety poll, as any lost notice is. Other messages (receipts, presence, typing, ...)
  * are rare and always published: a process just started may read those positions before
  * the others have heard its hello, and nothing else would make up for them.
+ *
+ * Notice streams. A process with a replication listener (serveNotices) names it in its
+ * hellos, and the others, given the secret, subscribe to it (notice-streams.ts). While
+ * every process it has heard of is subscribed, it publishes on the streams only and
+ * sends no NOTIFY at all; while any is not (an earlier version, a stream being opened
+ * again), it publishes by NOTIFY as before. Positions only grow, so a message crossing
+ * from one path to the other late is harmless; a subscriber that opens its stream again
+ * catches up from the database (onReconnect), as after a lost LISTEN connection. Such a
+ * process says hello every BEACON_MS, and forgets a peer with a stream that it has not
+ * heard from for three of them, so that a process gone for good does not keep the others
+ * on NOTIFY.
  */
-export class PgNotifyBus implements ReplicationBus {
-  private readonly origin = randomBytes(8).toString('hex');
+export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationStatsSource {
+  /** 16 hex digits (notice-streams.ts isOrigin). */
+  readonly origin = randomBytes(8).toString('hex');
   private readonly handlers: ((m: ReplicationMessage) => void)[] = [];
   private readonly reconnectHandlers: (() => void)[] = [];
   private readonly peerHandlers: (() => void)[] = [];
   /** The other processes heard from; the first makes this one announce room events. */
-  private readonly peers = new Set<string>();
+  private readonly peers = new Map<string, Peer>();
+  /** The others' notice streams this process reads, by their origin. */
+  private readonly subscriptions = new Map<string, NoticeSubscription>();
+  /** The others reading this process's notice stream. */
+  private readonly subscribers = new NoticeSubscribers(() => {});
+  /** This process's replication listener, once it serves notices there. */
+  private url: string | undefined;
   private publisher: pg.Client | null = null;
   private publishing: Promise<unknown> = Promise.resolve();
   private pending: Sent[] = [];
+  /** Messages for the notice streams, written on the next turn. */
+  private streamPending: ReplicationMessage[] = [];
   private helloTimer: ReturnType<typeof setInterval> | undefined;
+  private beaconTimer: ReturnType<typeof setInterval> | undefined;
   private sending = false;
   private closed = false;
+  private readonly beaconMs: number;
+  /** Notices sent, by path (NOTIFY in band included: sentInBand), for the metrics. */
+  private readonly counts = { notify: 0, stream: 0 };
 
-  private constructor(private readonly url: string, private readonly logger: Logger, private readonly listener: PgListener, private readonly ownsListener: boolean) {}
+  private constructor(private readonly dbUrl: string, private readonly logger: Logger, private readonly listener: PgListener, private readonly ownsListener: boolean, private readonly options: PgNotifyBusOptions) {
+    this.beaconMs = options.beaconMs ?? BEACON_MS;
+  }
 
   /**
    * A bus on `url`, listening through `listener` (the process's one LISTEN connection:
    * PgStorage.notifications), or through a connection of its own when none is given.
    */
-  static async connect(url: string, logger: Logger, listener?: PgListener): Promise<PgNotifyBus> {
-    const bus = new PgNotifyBus(url, logger, listener ?? new PgListener(url), listener === undefined);
+  static async connect(url: string, logger: Logger, listener?: PgListener, options: PgNotifyBusOptions = {}): Promise<PgNotifyBus> {
+    const bus = new PgNotifyBus(url, logger, listener ?? new PgListener(url), listener === undefined, options);
     try {
       await bus.listen();
     } catch (err) {
@@ -81,6 +128,8 @@ export class PgNotifyBus implements ReplicationBus {
     }
     bus.helloTimer = setInterval(() => { if (bus.peers.size === 0) bus.sendHello(); }, LONELY_HELLO_MS);
     bus.helloTimer.unref?.();
+    bus.beaconTimer = setInterval(() => bus.beacon(), bus.beaconMs);
+    bus.beaconTimer.unref?.();
     return bus;
   }
 
@@ -115,34 +164,139 @@ export class PgNotifyBus implements ReplicationBus {
     } catch {
       return;
     }
-    this.heard(origin);
     // one message per notice is what processes of earlier versions send
-    for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    const hello = messages.find((m): m is Hello => m.t === 'hello');
+    this.heard(origin, hello);
+    for (const message of messages) {
       if (message.t === 'hello') {
         // Every greeting is answered (the sender may have lost an earlier answer), an
         // answer is not: a hello is rare (each LISTEN start, or every LONELY_HELLO_MS).
-        if (!message.re) this.sendHello(HELLO_BACK);
+        if (!message.re) this.sendHello(true);
         continue;
       }
       for (const h of this.handlers) h(message);
     }
   }
 
-  /** Records a process heard from; the first one heard runs the onPeer handlers. */
-  private heard(origin: string): void {
-    if (this.peers.has(origin)) return;
+  /**
+   * Records a process heard from (and, from its hello, where it streams its notices); the
+   * first one heard runs the onPeer handlers.
+   */
+  private heard(origin: string, hello?: Hello): void {
+    const now = performance.now();
+    const known = this.peers.get(origin);
+    if (known) {
+      known.heardAt = now;
+      if (hello && hello.url !== known.url) {
+        known.url = typeof hello.url === 'string' ? hello.url : undefined;
+        this.subscribe(origin, known.url);
+      }
+      return;
+    }
     const first = this.peers.size === 0;
-    this.peers.add(origin);
+    const url = typeof hello?.url === 'string' ? hello.url : undefined;
+    this.peers.set(origin, { url, heardAt: now });
+    this.subscribe(origin, url);
     if (first) for (const h of this.peerHandlers) h();
+  }
+
+  /** Reads `origin`'s notice stream at `url` from now on (none: stops reading it). */
+  private subscribe(origin: string, url: string | undefined): void {
+    const current = this.subscriptions.get(origin);
+    if (current && current.options.url === url) return;
+    current?.close();
+    this.subscriptions.delete(origin);
+    const secret = this.options.secret;
+    if (url === undefined || secret === undefined || this.closed) return;
+    const subscription = new NoticeSubscription({
+      url, from: this.origin, to: origin, secret,
+      onUp: () => {
+        this.logger.info({ peer: url }, 'replication: reading notices from the stream');
+        // what it published while the stream was not open came by NOTIFY or not at all
+        for (const h of this.reconnectHandlers) h();
+      },
+      onMessages: (messages) => {
+        const peer = this.peers.get(origin);
+        if (peer) peer.heardAt = performance.now();
+        for (const message of messages as Sent[]) {
+          if (message?.t === undefined || message.t === 'hello') continue;
+          for (const h of this.handlers) h(message);
+        }
+      },
+      onDown: (reason) => {
+        this.logger.warn({ peer: url, reason }, 'replication: notice stream lost; opening it again');
+      },
+      onGone: () => {
+        // Restarted (a new process has the address now; the old one stops saying hello and
+        // is forgotten) or an address that reaches another process from here. Either way
+        // its notices come by NOTIFY, and its hellos naming this address change nothing.
+        this.logger.warn({ peer: url }, 'replication: another process answers at this notice stream\'s address; not reading it');
+        this.subscriptions.delete(origin);
+      },
+    });
+    this.subscriptions.set(origin, subscription);
+    subscription.start();
+  }
+
+  private forget(origin: string): void {
+    this.subscriptions.get(origin)?.close();
+    this.subscriptions.delete(origin);
+    this.peers.delete(origin);
+  }
+
+  /** Says it is still there, and forgets the peers with streams that no longer say so. */
+  private beacon(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    for (const [origin, peer] of this.peers) {
+      if (peer.url !== undefined && now - peer.heardAt > 3 * this.beaconMs && !this.subscribers.has(origin)) this.forget(origin);
+    }
+    if (this.url !== undefined) this.sendHello(true);
+  }
+
+  /**
+   * Streams this process's notices from its replication listener at `url` (reachable by
+   * the other processes) from now on: it names it in a hello, and the others subscribe.
+   */
+  serveNotices(url: string): void {
+    this.url = url;
+    this.sendHello();
+  }
+
+  acceptSubscriber(from: string, to: string, res: ServerResponse): boolean {
+    if (to !== this.origin || this.closed || !isOrigin(from)) return false;
+    this.subscribers.add(from, res);
+    this.heard(from);
+    return true;
+  }
+
+  endSubscribers(): void {
+    this.subscribers.endAll();
+  }
+
+  sentInBand(): void {
+    this.counts.notify += 1;
+  }
+
+  replicationStats(): { subscribers: number; notify: number; stream: number } {
+    return { subscribers: this.subscribers.size, ...this.counts };
+  }
+
+  /** Whether every process heard of reads this one's notice stream: then no NOTIFY is needed. */
+  private streaming(): boolean {
+    if (this.peers.size === 0) return false;
+    for (const origin of this.peers.keys()) if (!this.subscribers.has(origin)) return false;
+    return true;
   }
 
   /**
    * Where and how a room-events notice sent by other means (the event store's in-band
    * NOTIFY) reaches the others' buses: null while no other process has been heard, when
-   * events are not announced.
+   * events are not announced, or while they are announced on the notice streams.
    */
   noticeTarget(): { channel: string; prefix: string } | null {
-    return this.peers.size > 0 && !this.closed ? { channel: CHANNEL, prefix: `${this.origin} ` } : null;
+    return this.peers.size > 0 && !this.closed && !this.streaming() ? { channel: CHANNEL, prefix: `${this.origin} ` } : null;
   }
 
   /** Whether another process has been heard from, and so whether publish sends anything. */
@@ -150,8 +304,10 @@ export class PgNotifyBus implements ReplicationBus {
     return this.peers.size > 0;
   }
 
-  private sendHello(hello: Hello = HELLO): void {
-    if (!this.closed) this.enqueue(hello);
+  private sendHello(answer = false): void {
+    if (this.closed) return;
+    const hello: Hello = { t: 'hello', ...(answer ? { re: true as const } : {}), ...(this.url !== undefined ? { url: this.url } : {}) };
+    this.enqueue(hello);
   }
 
   private enqueue(message: Sent): void {
@@ -161,7 +317,7 @@ export class PgNotifyBus implements ReplicationBus {
 
   private async publisherClient(): Promise<pg.Client> {
     if (this.publisher) return this.publisher;
-    const client = new pg.Client({ connectionString: this.url, application_name: 'axon-notify' });
+    const client = new pg.Client({ connectionString: this.dbUrl, application_name: 'axon-notify' });
     escapeTextParams(client);
     const drop = (): void => { if (this.publisher === client) this.publisher = null; };
     client.on('error', drop);
@@ -177,6 +333,10 @@ export class PgNotifyBus implements ReplicationBus {
     // safety poll make up for them. The rest (receipts, presence, typing, ...) is rare,
     // and a process just started may have read those positions before its hello was heard.
     if (message.t === 'events' && this.peers.size === 0) return;
+    if (this.streaming()) {
+      this.toStreams(message);
+      return;
+    }
     const last = this.pending.at(-1);
     // a pending message means a drain is under way: replacing one needs no new drain
     if (message.t === 'events' && last?.t === 'events') {
@@ -184,6 +344,26 @@ export class PgNotifyBus implements ReplicationBus {
     } else {
       this.enqueue(message.t === 'events' ? mergeEvents(message) : message);
     }
+  }
+
+  /** Queues a message for the notice streams: this turn's messages go in one line. */
+  private toStreams(message: ReplicationMessage): void {
+    const pending = this.streamPending;
+    const last = pending.at(-1);
+    if (message.t === 'events' && last?.t === 'events') {
+      pending[pending.length - 1] = mergeEvents(last, message);
+      return;
+    }
+    pending.push(message.t === 'events' ? mergeEvents(message) : message);
+    if (pending.length === 1) setImmediate(() => this.writeStreams());
+  }
+
+  private writeStreams(): void {
+    const messages = this.streamPending;
+    this.streamPending = [];
+    if (messages.length === 0 || this.closed) return;
+    this.counts.stream += 1;
+    this.subscribers.send(`${JSON.stringify(messages)}\n`);
   }
 
   /** Sends what is pending, in order, one notice at a time: a session's NOTIFYs arrive in the order sent. */
@@ -197,6 +377,7 @@ export class PgNotifyBus implements ReplicationBus {
         this.pending = [];
         for (const payload of this.payloads(messages)) {
           try {
+            this.counts.notify += 1;
             // prepared once per connection: PostgreSQL parsed the unnamed statement on every notice
             await (await this.publisherClient()).query({ name: 'axon_notify', text: 'SELECT pg_notify($1, $2)', values: [CHANNEL, payload] });
           } catch (err) {
@@ -254,8 +435,14 @@ export class PgNotifyBus implements ReplicationBus {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // the last turn's messages for the streams, before they end
+    this.writeStreams();
     this.closed = true;
     clearInterval(this.helloTimer);
+    clearInterval(this.beaconTimer);
+    for (const s of this.subscriptions.values()) s.close();
+    this.subscriptions.clear();
+    this.subscribers.endAll();
     await this.publishing;
     await Promise.all([this.ownsListener ? this.listener.close() : undefined, this.publisher?.end().catch(() => {})]);
     this.publisher = null;

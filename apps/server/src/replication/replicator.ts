@@ -158,9 +158,10 @@ export class Replicator {
         return { ...target, last: events.at(-1)!.offset, evs };
       },
       announced: (pos) => {
+        this.bus.sentInBand?.();
         if (pos > this.announcedHigh) this.announcedHigh = pos;
       },
-      peers: () => this.bus.noticeTarget?.() != null,
+      peers: () => this.bus.hasPeers ?? this.bus.noticeTarget?.() != null,
     };
   }
 

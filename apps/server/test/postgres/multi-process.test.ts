@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, metricSample, register, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
+import { freePort, metricSample, register, REPLICATION_SECRET, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
 
@@ -31,9 +31,10 @@ const bodies = (chunk: Array<Record<string, unknown>>): string[] =>
   chunk.filter((e) => e['type'] === 'm.room.message').map((e) => (e['content'] as { body: string }).body);
 
 describe.each([
-  { deployment: 'each process storing what it receives', persister: false },
-  { deployment: 'the first the event persister of the others', persister: true },
-])('three processes, one database: $deployment', ({ persister }) => {
+  { deployment: 'each process storing what it receives', persister: false, streams: false },
+  { deployment: 'each storing what it receives, notices streamed from replication listeners', persister: false, streams: true },
+  { deployment: 'the first the event persister of the others', persister: true, streams: false },
+])('three processes, one database: $deployment', ({ persister, streams }) => {
   let db: TestDatabase;
   let dir: string;
   const procs: RunningAxon[] = [];
@@ -54,7 +55,9 @@ describe.each([
       for (let i = 0; i < 3; i++) {
         const port = await freePort();
         configs.push(writePostgresConfig(dir, db.url, 5, {
-          name: `homeserver-${i}.yaml`, listeners: [{ port, bind_addresses: ['127.0.0.1'], type: 'metrics' }], extra: { enable_metrics: true },
+          name: `homeserver-${i}.yaml`,
+          listeners: [{ port, bind_addresses: ['127.0.0.1'], type: 'metrics' }, ...(streams ? [{ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication' }] : [])],
+          extra: { enable_metrics: true, ...(streams ? { worker_replication_secret: REPLICATION_SECRET } : {}) },
         }));
         metricsUrls.push(`http://127.0.0.1:${port}`);
       }
@@ -201,6 +204,41 @@ describe.each([
     // the concurrent sends alone sent 20 through the two forwarders
     expect(forwarded).toBeGreaterThanOrEqual(20);
     expect(storedHere).toBe(0);
+  });
+
+  it(streams
+    ? 'sent its room events on the notice streams, which the other two read, and none by NOTIFY'
+    : persister
+      ? 'the persister sent its room events on its notice stream, which the forwarders read, and none by NOTIFY'
+      : 'sent its room events by NOTIFY, with no notice streams to read', async () => {
+    const sample = (i: number, name: string): Promise<number> => metricSample(metricsUrls[i]!, name);
+    const notify = 'axon_replication_notices_total{path="notify"}';
+    const stream = 'axon_replication_notices_total{path="stream"}';
+    // with the persister, the forwarders (no listener) read the persister's stream
+    const readers = streams ? [2, 2, 2] : persister ? [2, 0, 0] : [0, 0, 0];
+    for (let i = 0; i < 3; i++) {
+      const deadline = Date.now() + 10_000;
+      while (await sample(i, 'axon_replication_notice_subscribers') !== readers[i]) {
+        if (Date.now() > deadline) throw new Error(`process ${i}: ${await sample(i, 'axon_replication_notice_subscribers')} subscribers, not ${readers[i]}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const before = await Promise.all([0, 1, 2].map(async (i) => [await sample(i, notify), await sample(i, stream)] as const));
+    const from = await now(url(1), bob);
+    // one after another: a batch and a notice each
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await put(url(0), alice, roomId, `notice${i}`, `notice ${i}`));
+    const { all } = await follow(url(1), bob, from, (a) => ids.every((id) => a.some((e) => e['event_id'] === id)), 10_000);
+    expect(all.filter((e) => bodies([e]).some((b) => b.startsWith('notice '))).map((e) => e['event_id'])).toEqual(ids);
+    const [notified, streamed] = [await sample(0, notify) - before[0]![0], await sample(0, stream) - before[0]![1]];
+    if (streams || persister) {
+      // a hello now and then at most
+      expect(notified).toBeLessThan(3);
+      expect(streamed).toBeGreaterThanOrEqual(8);
+    } else {
+      expect(notified).toBeGreaterThanOrEqual(8);
+      expect(streamed).toBe(0);
+    }
   });
 
   it('the others keep serving when one process is killed', async () => {
