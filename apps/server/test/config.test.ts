@@ -94,6 +94,8 @@ describe('event persister config (docs/scaling.md)', () => {
     expect(persister.listeners[1]!.type).toBe('replication');
     const forwarder = checkConfig({ ...base, worker_replication_secret: 's', event_persister: 'http://10.0.0.5:9093' }, '/tmp');
     expect(forwarder.event_persister).toBe('http://10.0.0.5:9093');
+    const advertised = checkConfig({ ...base, worker_replication_secret: 's', listeners: [{ port: 1 }, { port: 9093, bind_addresses: ['0.0.0.0'], type: 'replication' }], replication_url: 'http://10.0.0.6:9093' }, '/tmp');
+    expect(advertised.replication_url).toBe('http://10.0.0.6:9093');
   });
 
   it.each([
@@ -104,6 +106,8 @@ describe('event persister config (docs/scaling.md)', () => {
     ['event_persister with a path', { worker_replication_secret: 's', event_persister: 'http://p:9093/replication' }, /event_persister/],
     ['event_persister not a URL', { worker_replication_secret: 's', event_persister: 'p:9093' }, /event_persister/],
     ['event_persister over https (the replication listener is plain HTTP)', { worker_replication_secret: 's', event_persister: 'https://p:9093' }, /event_persister/],
+    ['replication_url without a replication listener', { worker_replication_secret: 's', replication_url: 'http://p:9093' }, /replication_url.*listener of type replication/],
+    ['replication_url with a path', { worker_replication_secret: 's', listeners: [{ port: 1 }, { port: 2, type: 'replication' }], replication_url: 'http://p:9093/x' }, /replication_url/],
   ])('refuses %s', (_what, overrides, message) => {
     expect(() => checkConfig({ ...base, ...overrides }, '/tmp')).toThrow(message);
   });

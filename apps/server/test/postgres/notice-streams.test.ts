@@ -1,0 +1,220 @@
+/**
+ * Replication notices on the replication listeners (replication/notice-streams.ts): buses
+ * that read each other's streams send no NOTIFY; a bus falls back to NOTIFY while any
+ * process it heard of does not read its stream; a cut stream is opened again and caught up
+ * on; a process gone for good is forgotten; and the endpoint answers bad requests with
+ * Matrix errors. Runs in the PostgreSQL project only.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RoomService } from '../../src/domain/rooms/room-service.js';
+import { createLogger } from '../../src/logging.js';
+import type { ReplicationMessage } from '../../src/replication/bus.js';
+import { NOTICES_PATH } from '../../src/replication/notice-streams.js';
+import { startReplicationListener, type ReplicationListener } from '../../src/replication/persister-listener.js';
+import { PgNotifyBus } from '../../src/replication/pg-notify-bus.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+const SECRET = 'notice-stream-secret';
+const CHANNEL = 'axon_replication';
+
+let db: TestDatabase;
+/** Every NOTIFY on the replication channel: its origin, and whether it carried room events. */
+let watcher: pg.Client;
+const notices: { origin: string; events: boolean }[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  watcher = new pg.Client({ connectionString: db.url });
+  await watcher.connect();
+  watcher.on('notification', (n) => {
+    const payload = n.payload ?? '';
+    const sep = payload.indexOf(' ');
+    notices.push({ origin: payload.slice(0, sep), events: payload.slice(sep + 1).includes('"t":"events"') });
+  });
+  await watcher.query(`LISTEN ${CHANNEL}`);
+}, 60_000);
+
+afterAll(async () => {
+  await watcher?.end();
+  await db?.drop();
+}, 30_000);
+
+async function until<T>(read: () => T | Promise<T>, done: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Process {
+  bus: PgNotifyBus;
+  listener?: ReplicationListener;
+  received: ReplicationMessage[];
+  reconnects: number;
+  logs: string[];
+}
+
+const running: Process[] = [];
+
+/** A bus as `axon start` makes one: with a replication listener that serves its notices, unless `listen` is false. */
+async function start(options: { secret?: string; listen?: boolean; beaconMs?: number } = {}): Promise<Process> {
+  const logs: string[] = [];
+  const logger = createLogger('info', { write: (l: string) => { logs.push(l); } });
+  const secret = 'secret' in options ? options.secret : SECRET;
+  const bus = await PgNotifyBus.connect(db.url, logger, undefined, { ...(secret !== undefined ? { secret } : {}), ...(options.beaconMs ? { beaconMs: options.beaconMs } : {}) });
+  const p: Process = { bus, received: [], reconnects: 0, logs };
+  bus.onMessage((m) => p.received.push(m));
+  bus.onReconnect(() => { p.reconnects++; });
+  if (options.listen !== false) {
+    // the persister's side is not used here: no POST reaches it
+    p.listener = await startReplicationListener({ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication', x_forwarded: false },
+      SECRET, {} as RoomService, logger, bus);
+    bus.serveNotices(p.listener.url);
+  }
+  running.push(p);
+  return p;
+}
+
+async function stop(p: Process): Promise<void> {
+  running.splice(running.indexOf(p), 1);
+  await p.listener?.close(1_000);
+  await p.bus.close();
+}
+
+afterEach(async () => {
+  await Promise.all([...running].map(stop));
+  notices.length = 0;
+});
+
+const subscribers = (p: Process): number => p.bus.replicationStats().subscribers;
+const events = (pos: number): ReplicationMessage => ({ t: 'events', pos, evs: [[pos, '!room:x']] });
+
+describe('replication notice streams', () => {
+  it('two processes reading each other\'s streams send their messages there, in order, and no NOTIFY', async () => {
+    const a = await start();
+    const b = await start();
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    expect(a.bus.noticeTarget()).toBeNull();
+    expect(b.bus.noticeTarget()).toBeNull();
+    notices.length = 0;
+    const before = a.bus.replicationStats();
+    a.bus.publish(events(5));
+    a.bus.publish({ t: 'receipt', pos: 3, roomId: '!ünïcödé:x' });
+    a.bus.publish(events(6));
+    await new Promise((r) => setImmediate(r));
+    a.bus.publish({ t: 'typing', roomId: '!room:x', userId: '@a:x', typing: true, timeoutMs: 30_000 });
+    a.bus.publish(events(7));
+    a.bus.publish(events(8));
+    await until(() => b.received.length, (n) => n >= 5, 'the messages');
+    expect(b.received).toEqual([
+      events(5),
+      { t: 'receipt', pos: 3, roomId: '!ünïcödé:x' },
+      events(6),
+      { t: 'typing', roomId: '!room:x', userId: '@a:x', typing: true, timeoutMs: 30_000 },
+      // one turn's events go as one message: the newest position, and every event named
+      { t: 'events', pos: 8, evs: [[7, '!room:x'], [8, '!room:x']] },
+    ]);
+    const after = a.bus.replicationStats();
+    expect(after.stream - before.stream).toBe(2);
+    expect(after.notify).toBe(before.notify);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(notices.filter((n) => n.origin === a.bus.origin)).toEqual([]);
+  });
+
+  it('while a process it heard of does not read its stream, a bus publishes by NOTIFY, which every process hears', async () => {
+    const a = await start();
+    const b = await start();
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    // no secret: it cannot subscribe, and it has no stream to offer
+    const c = await start({ secret: undefined, listen: false });
+    await until(() => c.bus.hasPeers, (h) => h, 'c\'s hello heard');
+    await until(() => a.bus.noticeTarget(), (t) => t !== null, 'a hearing c');
+    expect(subscribers(a)).toBe(1);
+    a.bus.publish(events(11));
+    await until(() => [b.received.length, c.received.length], (n) => n[0] >= 1 && n[1] >= 1, 'the notice');
+    expect(b.received).toEqual([events(11)]);
+    expect(c.received).toEqual([events(11)]);
+    expect(notices.filter((n) => n.origin === a.bus.origin && n.events)).toHaveLength(1);
+    expect(a.bus.replicationStats().stream).toBe(0);
+  });
+
+  it('a cut stream: the publisher falls back to NOTIFY, the subscriber opens it again and catches up', async () => {
+    const a = await start();
+    const b = await start();
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    const reconnects = b.reconnects;
+    a.bus.endSubscribers();
+    await until(() => subscribers(a), (n) => n === 0, 'the cut');
+    expect(a.bus.noticeTarget()).not.toBeNull();
+    a.bus.publish(events(21));
+    await until(() => b.received.length, (n) => n >= 1, 'the notice by NOTIFY');
+    expect(notices.filter((n) => n.origin === a.bus.origin && n.events)).toHaveLength(1);
+    await until(() => subscribers(a), (n) => n === 1, 'the stream opened again');
+    // what went missing while it was cut is read from the database by the onReconnect handlers
+    await until(() => b.reconnects, (n) => n > reconnects, 'the catch-up');
+    expect(a.bus.noticeTarget()).toBeNull();
+    a.bus.publish(events(22));
+    await until(() => b.received.length, (n) => n >= 2, 'the message on the stream');
+    expect(b.received).toEqual([events(21), events(22)]);
+    expect(b.logs.join('')).toContain('notice stream lost');
+  });
+
+  it('a process gone for good is forgotten after three beacons: the others stop publishing room events', async () => {
+    const a = await start({ beaconMs: 100 });
+    const b = await start({ beaconMs: 100 });
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    // b's beacons keep it known, though it sends nothing else
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.bus.hasPeers).toBe(true);
+    await stop(b);
+    await until(() => a.bus.hasPeers, (h) => !h, 'b forgotten', 5_000);
+    expect(a.bus.noticeTarget()).toBeNull();
+    const stats = a.bus.replicationStats();
+    a.bus.publish(events(31));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.bus.replicationStats()).toEqual(stats);
+  });
+
+  it('a hello naming an address where another process answers: the subscription stops at the 409, with no retries', async () => {
+    const a = await start();
+    const b = await start();
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    // a process that names a's address as its own (a stale or wrong replication_url)
+    await watcher.query('SELECT pg_notify($1, $2)', [CHANNEL, `0123456789abcdef [${JSON.stringify({ t: 'hello', re: true, url: a.listener!.url })}]`]);
+    await until(() => b.logs.join(''), (l) => l.includes('another process answers at this notice stream'), 'the 409');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(b.logs.join('').split('another process answers at this notice stream').length - 1).toBe(1);
+    expect(subscribers(a)).toBe(1);
+  });
+
+  it('the endpoint answers bad requests with Matrix errors', async () => {
+    const a = await start();
+    const base = a.listener!.url;
+    const origin = '0123456789abcdef';
+    const get = async (query: string, auth: string | null = `Bearer ${SECRET}`, method = 'GET'): Promise<{ status: number; body: unknown }> => {
+      const res = await fetch(`${base}${NOTICES_PATH}${query}`, { method, headers: auth ? { Authorization: auth } : {} });
+      return { status: res.status, body: await res.json() };
+    };
+    expect(await get(`?from=${origin}&to=${a.bus.origin}`, null)).toEqual({ status: 401, body: { errcode: 'M_MISSING_TOKEN', error: 'Missing access token' } });
+    expect(await get(`?from=${origin}&to=${a.bus.origin}`, 'Bearer wrong')).toEqual({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'Wrong worker_replication_secret' } });
+    expect((await get(`?from=${origin}&to=${a.bus.origin}`, null, 'POST')).status).toBe(405);
+    expect(await get(`?from=nothex&to=${a.bus.origin}`)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    expect(await get(`?from=${origin}`)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    expect(await get(`?from=${origin}&to=fedcba9876543210`)).toMatchObject({ status: 409, body: { errcode: 'M_UNKNOWN' } });
+    expect(subscribers(a)).toBe(0);
+    // a listener without a bus (SQLite cannot have one) serves the persister's path only
+    const bare = await startReplicationListener({ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication', x_forwarded: false },
+      SECRET, {} as RoomService, createLogger('silent'));
+    try {
+      const res = await fetch(`${bare.url}${NOTICES_PATH}?from=${origin}&to=${a.bus.origin}`, { headers: { Authorization: `Bearer ${SECRET}` } });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
+    } finally {
+      await bare.close(100);
+    }
+  });
+});
