@@ -12,6 +12,8 @@ export const NOTICES_PATH = '/_axon/replication/v1/notices';
 /** A bus's origin id (PgNotifyBus): 16 hex digits. */
 const ORIGIN = /^[0-9a-f]{16}$/;
 export const isOrigin = (s: unknown): s is string => typeof s === 'string' && ORIGIN.test(s);
+/** The publisher's origin, on its answer: the subscriber checks it is the process it asked for. */
+const ORIGIN_HEADER = 'x-axon-origin';
 
 /**
  * A subscriber whose connection holds this many bytes it has not taken is cut: it is
@@ -51,7 +53,8 @@ export class NoticeSubscribers {
     return this.streams.has(origin);
   }
 
-  add(origin: string, res: ServerResponse): void {
+  /** `publisher`: this process's origin, sent back for the subscriber to check. */
+  add(origin: string, res: ServerResponse, publisher: string): void {
     const previous = this.streams.get(origin);
     this.streams.set(origin, res);
     // the process subscribed again: what the old connection still holds is stale
@@ -61,7 +64,7 @@ export class NoticeSubscribers {
       this.streams.delete(origin);
       this.changed(origin, false);
     });
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', [ORIGIN_HEADER]: publisher });
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     res.socket?.setKeepAlive(true, 10_000);
@@ -92,8 +95,8 @@ export interface SubscriptionOptions {
   readonly onUp: () => void;
   /** One line's messages, parsed (an array; anything else is dropped). */
   readonly onMessages: (messages: readonly unknown[]) => void;
-  /** The stream failed or ended; it is opened again after a wait. */
-  readonly onDown: (reason: string) => void;
+  /** The stream failed or ended (`wasUp`: it had been open); it is opened again after a wait. */
+  readonly onDown: (reason: string, wasUp: boolean) => void;
   /** The process at `url` is not `to` (it answered 409): `to` is gone from there. Not retried. */
   readonly onGone: () => void;
 }
@@ -123,7 +126,7 @@ export class NoticeSubscription {
       this.up = false;
       if (this.closed) return;
       if (wasUp) this.retryMs = RETRY_FIRST_MS;
-      this.options.onDown(reason);
+      this.options.onDown(reason, wasUp);
       this.retryTimer = setTimeout(() => this.start(), this.retryMs);
       this.retryTimer.unref?.();
       this.retryMs = Math.min(RETRY_MOST_MS, this.retryMs * 2);
@@ -137,9 +140,12 @@ export class NoticeSubscription {
     });
     req.on('error', (err) => fail(err.message));
     req.on('response', (res: IncomingMessage) => {
-      if (res.statusCode !== 200) {
+      // a 200 from something that is not the process asked for (an address that reaches
+      // another service) counts as the process's 409
+      const wrong = res.statusCode === 409 || (res.statusCode === 200 && res.headers[ORIGIN_HEADER] !== this.options.to);
+      if (res.statusCode !== 200 || wrong) {
         res.resume();
-        if (res.statusCode === 409) {
+        if (wrong) {
           failed = true;
           this.req = null;
           req.destroy();

@@ -14,17 +14,20 @@ const MAX_PAYLOAD = 7900;
 /** How often a bus that has heard no other process says hello again (in case its first was lost). */
 const LONELY_HELLO_MS = 10_000;
 /**
- * How often a bus with a notice stream to offer (serveNotices) says it is still there; a
- * peer that offered one and is not heard for three of these is taken for gone.
+ * How often a bus with other processes about says it is still there; one that said it
+ * would (`beacons`) and is not heard for three of these is taken for gone.
  */
 const BEACON_MS = 10_000;
 
 /**
  * A bus's greeting: processes of earlier versions pass it on, and their replicators ignore
  * it. `url`: the replication listener where it streams its notices (serveNotices).
+ * `beacons`: it says hello every BEACON_MS (processes of earlier versions do not).
  */
-interface Hello { readonly t: 'hello'; readonly re?: true; readonly url?: string }
-type Sent = ReplicationMessage | Hello;
+interface Hello { readonly t: 'hello'; readonly re?: true; readonly url?: string; readonly beacons?: true }
+/** A bus closing: the others forget it at once rather than after three beacons. */
+interface Bye { readonly t: 'bye' }
+type Sent = ReplicationMessage | Hello | Bye;
 
 export interface PgNotifyBusOptions {
   /** worker_replication_secret: to subscribe to the others' notice streams. */
@@ -36,6 +39,8 @@ export interface PgNotifyBusOptions {
 interface Peer {
   /** Its notice stream, when it offers one. */
   url?: string;
+  /** Whether it says hello every BEACON_MS, and so may be forgotten when it stops. */
+  beacons: boolean;
   heardAt: number;
 }
 
@@ -78,10 +83,10 @@ function mergeEvents(...messages: EventsMessage[]): EventsMessage {
  * sends no NOTIFY at all; while any is not (an earlier version, a stream being opened
  * again), it publishes by NOTIFY as before. Positions only grow, so a message crossing
  * from one path to the other late is harmless; a subscriber that opens its stream again
- * catches up from the database (onReconnect), as after a lost LISTEN connection. Such a
- * process says hello every BEACON_MS, and forgets a peer with a stream that it has not
- * heard from for three of them, so that a process gone for good does not keep the others
- * on NOTIFY.
+ * catches up from the database (onReconnect), as after a lost LISTEN connection. While
+ * it has peers a bus says hello every BEACON_MS, and forgets a peer that does the same
+ * once three pass without a word from it (and it does not read this one's stream), so
+ * that a process killed does not keep the others on NOTIFY; one that closes says bye.
  */
 export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationStatsSource {
   /** 16 hex digits (notice-streams.ts isOrigin). */
@@ -166,9 +171,14 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     }
     // one message per notice is what processes of earlier versions send
     const messages = Array.isArray(parsed) ? parsed : [parsed];
-    const hello = messages.find((m): m is Hello => m.t === 'hello');
+    if (messages.some((m) => m?.t === 'bye')) {
+      this.forget(origin);
+      return;
+    }
+    const hello = messages.find((m): m is Hello => m?.t === 'hello');
     this.heard(origin, hello);
     for (const message of messages) {
+      if (message?.t === undefined || message.t === 'bye') continue;
       if (message.t === 'hello') {
         // Every greeting is answered (the sender may have lost an earlier answer), an
         // answer is not: a hello is rare (each LISTEN start, or every LONELY_HELLO_MS).
@@ -188,6 +198,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     const known = this.peers.get(origin);
     if (known) {
       known.heardAt = now;
+      if (hello?.beacons === true) known.beacons = true;
       if (hello && hello.url !== known.url) {
         known.url = typeof hello.url === 'string' ? hello.url : undefined;
         this.subscribe(origin, known.url);
@@ -196,7 +207,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     }
     const first = this.peers.size === 0;
     const url = typeof hello?.url === 'string' ? hello.url : undefined;
-    this.peers.set(origin, { url, heardAt: now });
+    this.peers.set(origin, { url, beacons: hello?.beacons === true, heardAt: now });
     this.subscribe(origin, url);
     if (first) for (const h of this.peerHandlers) h();
   }
@@ -220,12 +231,14 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
         const peer = this.peers.get(origin);
         if (peer) peer.heardAt = performance.now();
         for (const message of messages as Sent[]) {
-          if (message?.t === undefined || message.t === 'hello') continue;
+          if (message?.t === undefined || message.t === 'hello' || message.t === 'bye') continue;
           for (const h of this.handlers) h(message);
         }
       },
-      onDown: (reason) => {
-        this.logger.warn({ peer: url, reason }, 'replication: notice stream lost; opening it again');
+      onDown: (reason, wasUp) => {
+        // a process gone refuses every retry until it is forgotten: only the loss is news
+        if (wasUp) this.logger.warn({ peer: url, reason }, 'replication: notice stream lost; opening it again');
+        else this.logger.debug({ peer: url, reason }, 'replication: notice stream not opened; trying again');
       },
       onGone: () => {
         // Restarted (a new process has the address now; the old one stops saying hello and
@@ -250,9 +263,9 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     if (this.closed) return;
     const now = performance.now();
     for (const [origin, peer] of this.peers) {
-      if (peer.url !== undefined && now - peer.heardAt > 3 * this.beaconMs && !this.subscribers.has(origin)) this.forget(origin);
+      if (peer.beacons && now - peer.heardAt > 3 * this.beaconMs && !this.subscribers.has(origin)) this.forget(origin);
     }
-    if (this.url !== undefined) this.sendHello(true);
+    if (this.peers.size > 0) this.sendHello(true);
   }
 
   /**
@@ -266,7 +279,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
 
   acceptSubscriber(from: string, to: string, res: ServerResponse): boolean {
     if (to !== this.origin || this.closed || !isOrigin(from)) return false;
-    this.subscribers.add(from, res);
+    this.subscribers.add(from, res, this.origin);
     this.heard(from);
     return true;
   }
@@ -306,7 +319,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
 
   private sendHello(answer = false): void {
     if (this.closed) return;
-    const hello: Hello = { t: 'hello', ...(answer ? { re: true as const } : {}), ...(this.url !== undefined ? { url: this.url } : {}) };
+    const hello: Hello = { t: 'hello', ...(answer ? { re: true as const } : {}), ...(this.url !== undefined ? { url: this.url } : {}), beacons: true };
     this.enqueue(hello);
   }
 
@@ -437,6 +450,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     if (this.closed) return;
     // the last turn's messages for the streams, before they end
     this.writeStreams();
+    if (this.peers.size > 0) this.enqueue({ t: 'bye' });
     this.closed = true;
     clearInterval(this.helloTimer);
     clearInterval(this.beaconTimer);

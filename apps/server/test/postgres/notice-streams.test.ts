@@ -5,6 +5,8 @@
  * on; a process gone for good is forgotten; and the endpoint answers bad requests with
  * Matrix errors. Runs in the PostgreSQL project only.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RoomService } from '../../src/domain/rooms/room-service.js';
@@ -163,20 +165,34 @@ describe('replication notice streams', () => {
     expect(b.logs.join('')).toContain('notice stream lost');
   });
 
-  it('a process gone for good is forgotten after three beacons: the others stop publishing room events', async () => {
-    const a = await start({ beaconMs: 100 });
-    const b = await start({ beaconMs: 100 });
+  it('a process that closes says bye: the others forget it at once', async () => {
+    const a = await start();
+    const b = await start();
     await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
-    // b's beacons keep it known, though it sends nothing else
-    await new Promise((r) => setTimeout(r, 500));
-    expect(a.bus.hasPeers).toBe(true);
     await stop(b);
-    await until(() => a.bus.hasPeers, (h) => !h, 'b forgotten', 5_000);
+    // well before three beacons (30 s)
+    await until(() => a.bus.hasPeers, (h) => !h, 'b forgotten', 2_000);
     expect(a.bus.noticeTarget()).toBeNull();
+    // alone again: room events are not announced at all
     const stats = a.bus.replicationStats();
     a.bus.publish(events(31));
     await new Promise((r) => setTimeout(r, 50));
     expect(a.bus.replicationStats()).toEqual(stats);
+  });
+
+  it('a process that beacons and falls silent (killed) is forgotten after three beacons; one of an earlier version, never', async () => {
+    const a = await start({ beaconMs: 100 });
+    const hello = (origin: string, body: Record<string, unknown>): Promise<unknown> =>
+      watcher.query('SELECT pg_notify($1, $2)', [CHANNEL, `${origin} [${JSON.stringify({ t: 'hello', re: true, ...body })}]`]);
+    await hello('00000000000000aa', { beacons: true });
+    await until(() => a.bus.hasPeers, (h) => h, 'the peer heard');
+    expect(a.bus.noticeTarget()).not.toBeNull();
+    await until(() => a.bus.hasPeers, (h) => !h, 'the silent peer forgotten', 5_000);
+    // an earlier version's hello says nothing of beacons: it is kept however long it is silent
+    await hello('00000000000000bb', {});
+    await until(() => a.bus.hasPeers, (h) => h, 'the old peer heard');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(a.bus.hasPeers).toBe(true);
   });
 
   it('a hello naming an address where another process answers: the subscription stops at the 409, with no retries', async () => {
@@ -189,6 +205,18 @@ describe('replication notice streams', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(b.logs.join('').split('another process answers at this notice stream').length - 1).toBe(1);
     expect(subscribers(a)).toBe(1);
+    // an address where something else answers 200 (not naming the process asked for) is the same
+    const other = createServer((_req, res) => { res.writeHead(200, { 'Content-Type': 'application/x-ndjson' }); res.write('[{"t":"events","pos":999999}]\n'); });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      await watcher.query('SELECT pg_notify($1, $2)', [CHANNEL, `0123456789abcdee [${JSON.stringify({ t: 'hello', re: true, url })}]`]);
+      await until(() => b.logs.join('').split('another process answers at this notice stream').length - 1, (n) => n >= 2, 'the second refusal');
+      expect(b.received.filter((m) => m.t === 'events')).toEqual([]);
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
   });
 
   it('the endpoint answers bad requests with Matrix errors', async () => {

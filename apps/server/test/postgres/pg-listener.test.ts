@@ -214,7 +214,7 @@ describe('one LISTEN connection per process', () => {
       // the loss and the return each count as a revocation: notices may have been missed
       expect(after).toBeGreaterThanOrEqual(before + 2);
       // the bus said hello again once back: the others hear it and answer
-      await until(() => payloads.filter((p) => p.endsWith('[{"t":"hello"}]')).length, (n) => n >= 1, 'the new hello');
+      await until(() => payloads.filter((p) => p.endsWith('[{"t":"hello","beacons":true}]')).length, (n) => n >= 1, 'the new hello');
       // and it hears the others' messages again
       const got: unknown[] = [];
       bus.onMessage((m) => got.push(m));
