@@ -137,7 +137,7 @@ describe('replication notice streams', () => {
     await until(() => a.bus.noticeTarget(), (t) => t !== null, 'a hearing c');
     expect(subscribers(a)).toBe(1);
     a.bus.publish(events(11));
-    await until(() => [b.received.length, c.received.length], (n) => n[0] >= 1 && n[1] >= 1, 'the notice');
+    await until(() => [b.received.length, c.received.length], (n) => n[0]! >= 1 && n[1]! >= 1, 'the notice');
     expect(b.received).toEqual([events(11)]);
     expect(c.received).toEqual([events(11)]);
     expect(notices.filter((n) => n.origin === a.bus.origin && n.events)).toHaveLength(1);
