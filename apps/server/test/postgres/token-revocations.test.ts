@@ -177,7 +177,7 @@ describe('replication notices', () => {
       await until(() => payloads.length, (n) => n >= 2, 'the typing notice');
       await new Promise((r) => setTimeout(r, 200));
       // a listener that never says hello (this counter) is no peer: the events stay back, typing goes out
-      expect(bodies()).toEqual(['[{"t":"hello"}]', '[{"t":"typing","roomId":"!r:x","userId":"@u:x","typing":true,"timeoutMs":1000}]']);
+      expect(bodies()).toEqual(['[{"t":"hello","beacons":true}]', '[{"t":"typing","roomId":"!r:x","userId":"@u:x","typing":true,"timeoutMs":1000}]']);
       expect(first.hasPeers).toBe(false);
       expect(joined).not.toHaveBeenCalled();
 
@@ -193,7 +193,7 @@ describe('replication notices', () => {
       // heard first's, depending on timing); answers are not answered
       await new Promise((r) => setTimeout(r, 200));
       const hellos = bodies().filter((p) => p.includes('"hello"'));
-      expect(hellos.filter((p) => p === '[{"t":"hello"}]')).toHaveLength(2);
+      expect(hellos.filter((p) => p === '[{"t":"hello","beacons":true}]')).toHaveLength(2);
       expect(hellos.filter((p) => p.includes('"re"')).length).toBeGreaterThanOrEqual(1);
       expect(hellos.filter((p) => p.includes('"re"')).length).toBeLessThanOrEqual(2);
 
