@@ -96,6 +96,9 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private readonly peerHandlers: (() => void)[] = [];
   /** The other processes heard from; the first makes this one announce room events. */
   private readonly peers = new Map<string, Peer>();
+  /** Processes that said bye: their last messages may still come, and must not make them peers again. */
+  private readonly departed = new Set<string>();
+  private saidBye = false;
   /** The others' notice streams this process reads, by their origin. */
   private readonly subscriptions = new Map<string, NoticeSubscription>();
   /** The others reading this process's notice stream. */
@@ -172,10 +175,11 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     // one message per notice is what processes of earlier versions send
     const messages = Array.isArray(parsed) ? parsed : [parsed];
     if (messages.some((m) => m?.t === 'bye')) {
-      this.forget(origin);
+      this.departedPeer(origin);
       return;
     }
-    const hello = messages.find((m): m is Hello => m?.t === 'hello');
+    // the newest says where its stream is (one sent before serveNotices may share the notice)
+    const hello = messages.findLast((m): m is Hello => m?.t === 'hello');
     this.heard(origin, hello);
     for (const message of messages) {
       if (message?.t === undefined || message.t === 'bye') continue;
@@ -194,6 +198,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
    * first one heard runs the onPeer handlers.
    */
   private heard(origin: string, hello?: Hello): void {
+    if (this.departed.has(origin)) return;
     const now = performance.now();
     const known = this.peers.get(origin);
     if (known) {
@@ -231,7 +236,12 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
         const peer = this.peers.get(origin);
         if (peer) peer.heardAt = performance.now();
         for (const message of messages as Sent[]) {
-          if (message?.t === undefined || message.t === 'hello' || message.t === 'bye') continue;
+          if (message?.t === 'bye') {
+            // before its stream ends: no warning that it did
+            this.departedPeer(origin);
+            return;
+          }
+          if (message?.t === undefined || message.t === 'hello') continue;
           for (const h of this.handlers) h(message);
         }
       },
@@ -256,6 +266,25 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     this.subscriptions.get(origin)?.close();
     this.subscriptions.delete(origin);
     this.peers.delete(origin);
+  }
+
+  private departedPeer(origin: string): void {
+    if (this.departed.size >= 1_000) this.departed.clear();
+    this.departed.add(origin);
+    this.forget(origin);
+  }
+
+  /**
+   * Tells the others this process is going, on its streams and by NOTIFY: they forget it
+   * now rather than after three beacons, and its last notices (it may still be finishing
+   * requests) come by NOTIFY.
+   */
+  private sayBye(): void {
+    if (this.saidBye || this.closed) return;
+    this.saidBye = true;
+    this.writeStreams();
+    this.subscribers.send(`${JSON.stringify([{ t: 'bye' }])}\n`);
+    if (this.peers.size > 0) this.enqueue({ t: 'bye' });
   }
 
   /** Says it is still there, and forgets the peers with streams that no longer say so. */
@@ -285,6 +314,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   }
 
   endSubscribers(): void {
+    this.sayBye();
     this.subscribers.endAll();
   }
 
@@ -448,9 +478,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // the last turn's messages for the streams, before they end
-    this.writeStreams();
-    if (this.peers.size > 0) this.enqueue({ t: 'bye' });
+    this.sayBye();
     this.closed = true;
     clearInterval(this.helloTimer);
     clearInterval(this.beaconTimer);

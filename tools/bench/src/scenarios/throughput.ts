@@ -151,6 +151,11 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     log(`throughput run ${run}, every send through process 1 of ${apis.length}: ${summary(r)}`);
   }
 
+  // With several processes, how they told each other of their batches (docs/scaling.md):
+  // NOTIFYs (a batch's own and the hellos) and lines on the notice streams, whole scenario.
+  const notices = (path: string): Promise<number> => metric(`axon_replication_notices_total{path="${path}"}`);
+  const [notified, streamed] = apis.length > 1 ? [await notices('notify'), await notices('stream')] : [NaN, NaN];
+
   for (const c of [...axonConnections, ...ceilingConnections, ...routedConnections]) c.close();
   const axon = median(spread.rates);
   const ceiling = median(ceilingRates);
@@ -179,6 +184,10 @@ export const throughput: Scenario = async ({ api, apis, smoke, ceilingUrl, ask, 
     ...(Number.isFinite(forwarded) ? [
       { scenario: '4 throughput', metric: 'messages forwarded to the event persister (spread rounds, warm-up included)', value: forwarded, unit: 'msgs' },
       { scenario: '4 throughput', metric: 'messages stored where received, the persister unreachable', value: Number.isFinite(storedHere) ? storedHere : 0, unit: 'msgs' },
+    ] : []),
+    ...(Number.isFinite(notified) ? [
+      { scenario: '4 throughput', metric: 'replication notices sent by NOTIFY, all processes, whole scenario (hellos included)', value: notified, unit: 'notices' },
+      { scenario: '4 throughput', metric: 'replication notices sent on the notice streams, all processes, whole scenario', value: Number.isFinite(streamed) ? streamed : 0, unit: 'notices' },
     ] : []),
     ...(routed.rates.length > 0 ? [
       judged({ scenario: '4 throughput', metric: `${SENDERS} senders, ${SENDERS} rooms, every send through process 1 of ${apis.length}: messages/s`, value: median(routed.rates), unit: 'msg/s', target: '>= 3000' }),
