@@ -224,6 +224,17 @@ describe('replication notice streams', () => {
     }
   });
 
+  it('hellos sent in one notice (the one at LISTEN and the one naming the stream): the newest is what counts', async () => {
+    const a = await start();
+    const b = await start({ listen: false });
+    await until(() => a.bus.hasPeers && b.bus.hasPeers, (h) => h, 'the hellos');
+    // a process's first two hellos, sent together: the address is in the second
+    await watcher.query('SELECT pg_notify($1, $2)', [CHANNEL,
+      `00000000000000cc [${JSON.stringify({ t: 'hello', beacons: true })},${JSON.stringify({ t: 'hello', url: a.listener!.url, beacons: true })}]`]);
+    // b tried that address (a answers there, not 00000000000000cc: 409)
+    await until(() => b.logs.join(''), (l) => l.includes('another process answers at this notice stream'), 'b subscribing to the address');
+  });
+
   it('the endpoint answers bad requests with Matrix errors', async () => {
     const a = await start();
     const base = a.listener!.url;
