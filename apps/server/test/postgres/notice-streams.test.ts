@@ -5,7 +5,7 @@
  * on; a process gone for good is forgotten; and the endpoint answers bad requests with
  * Matrix errors. Runs in the PostgreSQL project only.
  */
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +233,27 @@ describe('replication notice streams', () => {
       `00000000000000cc [${JSON.stringify({ t: 'hello', beacons: true })},${JSON.stringify({ t: 'hello', url: a.listener!.url, beacons: true })}]`]);
     // b tried that address (a answers there, not 00000000000000cc: 409)
     await until(() => b.logs.join(''), (l) => l.includes('another process answers at this notice stream'), 'b subscribing to the address');
+  });
+
+  it('a subscriber that stops reading is cut once 4 MiB wait for it', async () => {
+    const a = await start();
+    // subscribes as 00000000000000dd and never reads past the answer's head
+    const req = request(`${a.listener!.url}${NOTICES_PATH}?from=00000000000000dd&to=${a.bus.origin}`, { agent: false, headers: { Authorization: `Bearer ${SECRET}` } });
+    req.on('error', () => {});
+    req.on('response', (res) => res.pause());
+    req.end();
+    try {
+      await until(() => subscribers(a), (n) => n === 1, 'the subscription');
+      // a megabyte a line (typing messages are not merged), a line a turn
+      const typing = (i: number): ReplicationMessage => ({ t: 'typing', roomId: `!${'r'.repeat(100)}${i}:x`, userId: '@u:x', typing: true, timeoutMs: 1 });
+      for (let line = 0; line < 64 && subscribers(a) === 1; line++) {
+        for (let i = 0; i < 6_000; i++) a.bus.publish(typing(i));
+        await new Promise((r) => setImmediate(r));
+      }
+      await until(() => subscribers(a), (n) => n === 0, 'the cut', 5_000);
+    } finally {
+      req.destroy();
+    }
   });
 
   it('the endpoint answers bad requests with Matrix errors', async () => {
