@@ -16,6 +16,7 @@ import { NOTICES_PATH } from '../../src/replication/notice-streams.js';
 import { startReplicationListener, type ReplicationListener } from '../../src/replication/persister-listener.js';
 import { PgNotifyBus } from '../../src/replication/pg-notify-bus.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { until } from '../helpers/until.js';
 
 const SECRET = 'notice-stream-secret';
 const CHANNEL = 'axon_replication';
@@ -42,15 +43,6 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-async function until<T>(read: () => T | Promise<T>, done: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface Process {
   bus: PgNotifyBus;

@@ -11,6 +11,7 @@ import { PgNotifyBus } from '../../src/replication/pg-notify-bus.js';
 import { PgListener } from '../../src/storage/postgres/pg-listener.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { createTestDatabase, pgAdminUrl, type TestDatabase } from '../helpers/pg.js';
+import { until } from '../helpers/until.js';
 
 let db: TestDatabase;
 let sql: pg.Client;
@@ -28,15 +29,6 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-async function until<T>(read: () => T | Promise<T>, done: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The backends of this test's database named `name`: their pids. */
 async function backends(name: string): Promise<number[]> {

@@ -14,6 +14,7 @@ import { PgNotifyBus } from '../../src/replication/pg-notify-bus.js';
 import { sqlLiteral } from '../../src/storage/postgres/pg-db.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { until } from '../helpers/until.js';
 
 let db: TestDatabase;
 let storage: PgStorage;
@@ -32,15 +33,6 @@ afterAll(async () => {
   await db?.drop();
 }, 30_000);
 
-async function until<T>(read: () => T, done: (v: T) => boolean, what: string, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The generation once the LISTEN connection is up (the first ask opens it). */
 const listening = (): Promise<number> =>
