@@ -11,6 +11,27 @@ export interface ReplicationStatsSource {
   replicationStats(): { readonly subscribers: number; readonly notify: number; readonly stream: number };
 }
 
+/**
+ * A counter, one series per `label` value, that follows running totals kept elsewhere
+ * (`read` at scrape time: undefined while there are none): `series` maps each label value
+ * to its total's key.
+ */
+function countsCounter<K extends string>(name: string, help: string, label: string, series: Record<string, K>,
+  read: () => Readonly<Record<K, number>> | undefined, registers: Registry[]): void {
+  const seen = new Map<string, number>();
+  new Counter({
+    name, help, labelNames: [label], registers,
+    collect() {
+      const totals = read();
+      if (!totals) return;
+      for (const [value, key] of Object.entries(series)) {
+        this.inc({ [label]: value }, totals[key] - (seen.get(value) ?? 0));
+        seen.set(value, totals[key]);
+      }
+    },
+  });
+}
+
 // Long-polls run up to the /events timeout, so the buckets reach minutes.
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const DB_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -72,39 +93,17 @@ export class ServerMetrics {
       name: 'axon_notifier_user_streams', help: 'Users the notifier tracks (polled recently).', registers,
       collect() { this.set(notifier()?.userStreams ?? 0); },
     });
-    const persisted = { forwarded: 0, storedHere: 0 };
-    new Counter({
-      name: 'axon_event_persister_messages_total',
-      help: 'Room messages this process handed to its event_persister (forwarded), or stored itself because the persister could not be reached (stored_here).',
-      labelNames: ['outcome'], registers,
-      collect() {
-        const counts = self.persisterCounts();
-        if (!counts) return;
-        this.inc({ outcome: 'forwarded' }, counts.forwarded - persisted.forwarded);
-        this.inc({ outcome: 'stored_here' }, counts.storedHere - persisted.storedHere);
-        persisted.forwarded = counts.forwarded;
-        persisted.storedHere = counts.storedHere;
-      },
-    });
+    countsCounter('axon_event_persister_messages_total',
+      'Room messages this process handed to its event_persister (forwarded), or stored itself because the persister could not be reached (stored_here).',
+      'outcome', { forwarded: 'forwarded', stored_here: 'storedHere' }, () => self.persisterCounts(), registers);
     const replication = (): ReturnType<ReplicationStatsSource['replicationStats']> | undefined => self.replicationSource()?.replicationStats();
     new Gauge({
       name: 'axon_replication_notice_subscribers', help: 'Other processes reading this process\'s replication notices on its replication listener.', registers,
       collect() { this.set(replication()?.subscribers ?? 0); },
     });
-    const sent = { notify: 0, stream: 0 };
-    new Counter({
-      name: 'axon_replication_notices_total',
-      help: 'Replication notices this process sent, by path: NOTIFY on the database (notify), or its notice stream (stream).',
-      labelNames: ['path'], registers,
-      collect() {
-        const stats = replication();
-        if (!stats) return;
-        this.inc({ path: 'notify' }, stats.notify - sent.notify);
-        this.inc({ path: 'stream' }, stats.stream - sent.stream);
-        sent.notify = stats.notify;
-        sent.stream = stats.stream;
-      },
-    });
+    countsCounter('axon_replication_notices_total',
+      'Replication notices this process sent, by path: NOTIFY on the database (notify), or its notice stream (stream).',
+      'path', { notify: 'notify', stream: 'stream' }, replication, registers);
     this.notifierWakeups = new Counter({
       name: 'axon_notifier_wakeups_total', help: 'Waiting long-polls woken by a new event.', registers,
       collect() {
