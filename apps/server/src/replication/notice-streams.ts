@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 
 /**
@@ -6,20 +7,47 @@ import { request, type ClientRequest, type IncomingMessage, type ServerResponse 
  * line, in place of a NOTIFY each. PostgreSQL 15 signals every listening backend in the
  * database for every NOTIFY, whatever its channel, and that was most of what three
  * processes cost against one (docs/benchmarks.md, sixteenth round).
+ *
+ * Addresses come from hellos on the database's NOTIFY channel, which any role allowed to
+ * connect to the database can send on. So the secret never goes on the wire: a
+ * subscription carries an HMAC of who asks whom and when, and the answer one of the same
+ * with another label, so that neither side believes a party that does not hold the
+ * secret (docs/security.md).
  */
 export const NOTICES_PATH = '/_axon/replication/v1/notices';
 
 /** A bus's origin id (PgNotifyBus): 16 hex digits. */
 const ORIGIN = /^[0-9a-f]{16}$/;
 export const isOrigin = (s: unknown): s is string => typeof s === 'string' && ORIGIN.test(s);
-/** The publisher's origin, on its answer: the subscriber checks it is the process it asked for. */
-const ORIGIN_HEADER = 'x-axon-origin';
+/** What a hello may name as its stream: the replication listener, plain HTTP, no path. */
+const STREAM_URL = /^http:\/\/[^/?#\s]+\/?$/;
+export const isStreamUrl = (s: unknown): s is string => typeof s === 'string' && s.length <= 300 && STREAM_URL.test(s);
+
+/** The subscription's scheme in Authorization, and the answer's proof header. */
+export const NOTICES_AUTH_SCHEME = 'Axon-Notices';
+const PROOF_HEADER = 'x-axon-notices-proof';
+/** How far a subscription's timestamp may be from the publisher's clock. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+const mac = (secret: string, label: string, from: string, to: string, ts: string): string =>
+  createHmac('sha256', secret).update(`${label} ${from} ${to} ${ts}`).digest('hex');
+/** What a subscriber sends for (from, to, ts). */
+export const subscribeMac = (secret: string, from: string, to: string, ts: string): string => mac(secret, 'axon-notices-subscribe', from, to, ts);
+/** What the publisher answers for the same. */
+export const answerMac = (secret: string, from: string, to: string, ts: string): string => mac(secret, 'axon-notices-answer', from, to, ts);
+export function sameMac(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
 
 /**
  * A subscriber whose connection holds this many bytes it has not taken is cut: it is
  * stalled, and reads what it missed from the database once it is back.
  */
 const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+/** A line this long without its end is not a notice: the stream is cut. */
+const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /** How long a subscription may take to be answered. */
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -30,20 +58,23 @@ const RETRY_MOST_MS = 30_000;
 /** What the replication listener hands a subscription to (PgNotifyBus). */
 export interface NoticeSource {
   /**
-   * Streams this process's notices to `from` through `res`, or answers false when this is
-   * not process `to` (a stale address: the process there now is another one).
+   * Streams this process's notices to `from` through `res`, with `proof` for it to check,
+   * or answers false when this is not process `to` (a stale address: the process there
+   * now is another one).
    */
-  acceptSubscriber(from: string, to: string, res: ServerResponse): boolean;
-  /** Ends every stream, so that the listener can close. */
+  acceptSubscriber(from: string, to: string, res: ServerResponse, proof: string): boolean;
+  /** Says bye and ends every stream, so that the listener can close. */
   endSubscribers(): void;
+}
+
+interface Stream {
+  readonly res: ServerResponse;
+  readonly since: number;
 }
 
 /** The publishing side: the processes subscribed to this one's notices. */
 export class NoticeSubscribers {
-  private readonly streams = new Map<string, ServerResponse>();
-
-  /** `changed` hears of each subscriber that comes or goes. */
-  constructor(private readonly changed: (origin: string, subscribed: boolean) => void) {}
+  private readonly streams = new Map<string, Stream>();
 
   get size(): number {
     return this.streams.size;
@@ -53,52 +84,79 @@ export class NoticeSubscribers {
     return this.streams.has(origin);
   }
 
-  /** `publisher`: this process's origin, sent back for the subscriber to check. */
-  add(origin: string, res: ServerResponse, publisher: string): void {
+  /** When `origin`'s stream was opened (performance.now()), if it is. */
+  since(origin: string): number | undefined {
+    return this.streams.get(origin)?.since;
+  }
+
+  add(origin: string, res: ServerResponse, proof: string): void {
     const previous = this.streams.get(origin);
-    this.streams.set(origin, res);
+    this.streams.set(origin, { res, since: performance.now() });
     // the process subscribed again: what the old connection still holds is stale
-    previous?.destroy();
-    res.on('close', () => {
-      if (this.streams.get(origin) !== res) return;
-      this.streams.delete(origin);
-      this.changed(origin, false);
-    });
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', [ORIGIN_HEADER]: publisher });
+    previous?.res.destroy();
+    // a write racing the connection's end must not become an uncaught 'error'
+    res.on('error', () => {});
+    res.on('close', () => this.drop(origin, res));
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', [PROOF_HEADER]: proof });
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     res.socket?.setKeepAlive(true, 10_000);
-    this.changed(origin, true);
+  }
+
+  private drop(origin: string, res: ServerResponse): void {
+    if (this.streams.get(origin)?.res === res) this.streams.delete(origin);
   }
 
   /** Writes one line to every subscriber; one too far behind is cut (it catches up when back). */
   send(line: string): void {
-    for (const res of this.streams.values()) {
-      if (res.writableLength > MAX_UNREAD_BYTES) res.destroy();
-      else res.write(line);
+    for (const [origin, { res }] of this.streams) {
+      if (res.writableEnded || res.destroyed) this.drop(origin, res);
+      else if (res.writableLength > MAX_UNREAD_BYTES) {
+        this.drop(origin, res);
+        res.destroy();
+      } else res.write(line);
     }
   }
 
+  /** Cuts `origin`'s stream (it no longer reads it, by its own account). */
+  cut(origin: string): void {
+    const stream = this.streams.get(origin);
+    if (!stream) return;
+    this.drop(origin, stream.res);
+    stream.res.destroy();
+  }
+
+  /** Ends every stream; from now on none counts as subscribed. */
   endAll(): void {
-    for (const res of [...this.streams.values()]) res.end();
+    const all = [...this.streams];
+    this.streams.clear();
+    for (const [, { res }] of all) res.end();
   }
 }
 
 export interface SubscriptionOptions {
-  /** The publisher's replication listener, e.g. http://10.0.0.2:9093. */
+  /** The publisher's replication listener, e.g. http://10.0.0.2:9093 (isStreamUrl). */
   readonly url: string;
   /** This process's origin, and the publisher's. */
   readonly from: string;
   readonly to: string;
   readonly secret: string;
+  /**
+   * The publisher writes a line at least this often (a heartbeat when it has nothing to
+   * say); a stream silent for three times as long is taken for broken and opened again.
+   */
+  readonly heartbeatMs: number;
   /** The stream is open: what was published while it was not is missing. */
   readonly onUp: () => void;
   /** One line's messages, parsed (an array; anything else is dropped). */
   readonly onMessages: (messages: readonly unknown[]) => void;
   /** The stream failed or ended (`wasUp`: it had been open); it is opened again after a wait. */
   readonly onDown: (reason: string, wasUp: boolean) => void;
-  /** The process at `url` is not `to` (it answered 409): `to` is gone from there. Not retried. */
-  readonly onGone: () => void;
+  /**
+   * The process at `url` is not `to`: it answered 409, or its answer does not prove the
+   * secret. Not retried.
+   */
+  readonly onGone: (reason: string) => void;
 }
 
 /** The subscribing side: one process's stream of notices, opened again whenever it fails. */
@@ -114,9 +172,8 @@ export class NoticeSubscription {
 
   start(): void {
     if (this.closed) return;
-    const target = new URL(NOTICES_PATH, this.options.url);
-    target.searchParams.set('from', this.options.from);
-    target.searchParams.set('to', this.options.to);
+    const { from, to, secret } = this.options;
+    const ts = String(Date.now());
     let failed = false;
     const fail = (reason: string): void => {
       if (failed) return;
@@ -131,33 +188,54 @@ export class NoticeSubscription {
       this.retryTimer.unref?.();
       this.retryMs = Math.min(RETRY_MOST_MS, this.retryMs * 2);
     };
-    const req = request(target, { method: 'GET', agent: false, headers: { Authorization: `Bearer ${this.options.secret}` } });
+    const gone = (req: ClientRequest, reason: string): void => {
+      failed = true;
+      this.req = null;
+      this.up = false;
+      req.destroy();
+      if (!this.closed) this.options.onGone(reason);
+    };
+    let req: ClientRequest;
+    try {
+      const target = new URL(NOTICES_PATH, this.options.url);
+      target.search = new URLSearchParams({ from, to, ts }).toString();
+      req = request(target, { method: 'GET', agent: false, headers: { Authorization: `${NOTICES_AUTH_SCHEME} ${subscribeMac(secret, from, to, ts)}` } });
+    } catch (err) {
+      // an address node:http cannot use (isStreamUrl lets few through): nothing to retry
+      this.closed = true;
+      this.options.onGone((err as Error).message);
+      return;
+    }
     this.req = req;
-    req.setTimeout(ANSWER_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)));
+    const answerTimeout = (): void => { req.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)); };
+    req.setTimeout(ANSWER_TIMEOUT_MS, answerTimeout);
     req.on('socket', (socket) => {
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 10_000);
     });
     req.on('error', (err) => fail(err.message));
     req.on('response', (res: IncomingMessage) => {
-      // a 200 from something that is not the process asked for (an address that reaches
-      // another service) counts as the process's 409
-      const wrong = res.statusCode === 409 || (res.statusCode === 200 && res.headers[ORIGIN_HEADER] !== this.options.to);
-      if (res.statusCode !== 200 || wrong) {
+      if (res.statusCode === 409) {
         res.resume();
-        if (wrong) {
-          failed = true;
-          this.req = null;
-          req.destroy();
-          if (!this.closed) this.options.onGone();
-          return;
-        }
+        gone(req, 'another process answers there');
+        return;
+      }
+      if (res.statusCode !== 200) {
+        res.resume();
         fail(`HTTP ${res.statusCode}`);
         req.destroy();
         return;
       }
-      // the stream is silent for as long as the publisher has nothing to say
-      req.setTimeout(0);
+      const proof = res.headers[PROOF_HEADER];
+      if (typeof proof !== 'string' || !sameMac(proof, answerMac(secret, from, to, ts))) {
+        res.resume();
+        gone(req, 'the answer does not prove the secret');
+        return;
+      }
+      // silent only for as long as heartbeats allow (a link broken without a word)
+      const silence = 3 * this.options.heartbeatMs;
+      req.off('timeout', answerTimeout);
+      req.setTimeout(silence, () => req.destroy(new Error(`the stream was silent for ${silence} ms`)));
       this.up = true;
       this.options.onUp();
       res.setEncoding('utf8');
@@ -165,19 +243,24 @@ export class NoticeSubscription {
       res.on('data', (chunk: string) => {
         buffered += chunk;
         let nl = buffered.indexOf('\n');
-        if (nl < 0) return;
+        if (nl < 0) {
+          if (buffered.length > MAX_LINE_BYTES) req.destroy(new Error('a line too long'));
+          return;
+        }
         let start = 0;
         while (nl >= 0) {
           const line = buffered.slice(start, nl);
           start = nl + 1;
           nl = buffered.indexOf('\n', start);
+          // an empty line is a heartbeat
+          if (line === '' || this.closed) continue;
           let parsed: unknown;
           try {
             parsed = JSON.parse(line);
           } catch {
             continue;
           }
-          if (Array.isArray(parsed) && !this.closed) this.options.onMessages(parsed);
+          if (Array.isArray(parsed)) this.options.onMessages(parsed);
         }
         buffered = buffered.slice(start);
       });

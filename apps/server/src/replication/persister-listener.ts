@@ -6,7 +6,7 @@ import { errors, MatrixError } from '../errors.js';
 import { closeGracefully, listenOn } from '../http/listen.js';
 import { readBody } from '../http/read-body.js';
 import type { Logger } from '../logging.js';
-import { isOrigin, NOTICES_PATH, type NoticeSource } from './notice-streams.js';
+import { answerMac, isOrigin, MAX_CLOCK_SKEW_MS, NOTICES_AUTH_SCHEME, NOTICES_PATH, sameMac, subscribeMac, type NoticeSource } from './notice-streams.js';
 import { MAX_POST_BYTES, parseSendMessages, SEND_MESSAGES_PATH, type SendResult } from './persister-protocol.js';
 
 export interface ReplicationListener {
@@ -39,20 +39,36 @@ export async function startReplicationListener(listener: ListenerConfig, secret:
     // hashed first: timingSafeEqual needs equal lengths, and the length is not to leak either
     return timingSafeEqual(digest(header.slice('Bearer '.length)), expected);
   };
+  /**
+   * A subscription to this process's notices: signed with the secret (notice-streams.ts),
+   * which itself never goes on the wire, since addresses come from the NOTIFY channel.
+   */
+  const subscribe = (url: URL, req: IncomingMessage, res: ServerResponse, notices: NoticeSource): void => {
+    const from = url.searchParams.get('from');
+    const to = url.searchParams.get('to');
+    const ts = url.searchParams.get('ts');
+    if (!isOrigin(from) || !isOrigin(to)) throw errors.invalidParam('from and to must be replication origins (16 hex digits)');
+    if (ts === null || !/^[0-9]{1,15}$/.test(ts)) throw errors.invalidParam('ts must be a time in milliseconds');
+    const header = req.headers.authorization!;
+    const scheme = `${NOTICES_AUTH_SCHEME} `;
+    if (!header.startsWith(scheme) || !sameMac(header.slice(scheme.length), subscribeMac(secret, from, to, ts))) {
+      throw errors.forbidden('Wrong worker_replication_secret');
+    }
+    // a subscription recorded on the wire and replayed later is refused
+    if (Math.abs(Date.now() - Number(ts)) > MAX_CLOCK_SKEW_MS) throw errors.forbidden('ts is too far from this process\'s clock');
+    if (!notices.acceptSubscriber(from, to, res, answerMac(secret, from, to, ts))) throw new MatrixError(409, 'M_UNKNOWN', 'Another process serves here now');
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://replication');
     const streaming = url.pathname === NOTICES_PATH && notices !== undefined;
     if (url.pathname !== SEND_MESSAGES_PATH && !streaming) throw errors.unrecognized(404);
     if (req.method !== (streaming ? 'GET' : 'POST')) throw errors.unrecognized(405);
     if (req.headers.authorization === undefined) throw errors.missingToken();
-    if (!authorised(req)) throw errors.forbidden('Wrong worker_replication_secret');
     if (streaming) {
-      const from = url.searchParams.get('from');
-      const to = url.searchParams.get('to');
-      if (!isOrigin(from) || !isOrigin(to)) throw errors.invalidParam('from and to must be replication origins (16 hex digits)');
-      if (!notices.acceptSubscriber(from, to, res)) throw new MatrixError(409, 'M_UNKNOWN', 'Another process serves here now');
+      subscribe(url, req, res, notices);
       return;
     }
+    if (!authorised(req)) throw errors.forbidden('Wrong worker_replication_secret');
     const bytes = await readBody(req, MAX_POST_BYTES);
     let body: unknown;
     try {

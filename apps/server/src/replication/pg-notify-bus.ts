@@ -6,7 +6,7 @@ import type { ReplicationStatsSource } from '../metrics/metrics.js';
 import { decodeText, escapeTextParams } from '../storage/postgres/pg-db.js';
 import { PgListener } from '../storage/postgres/pg-listener.js';
 import { withinBudget, type ReplicationBus, type ReplicationMessage } from './bus.js';
-import { isOrigin, NoticeSubscribers, NoticeSubscription, type NoticeSource } from './notice-streams.js';
+import { isOrigin, isStreamUrl, NoticeSubscribers, NoticeSubscription, type NoticeSource } from './notice-streams.js';
 
 const CHANNEL = 'axon_replication';
 /** NOTIFY payloads must stay under 8000 bytes; typing ids are bounded well below that. */
@@ -24,7 +24,14 @@ const BEACON_MS = 10_000;
  * it. `url`: the replication listener where it streams its notices (serveNotices).
  * `beacons`: it says hello every BEACON_MS (processes of earlier versions do not).
  */
-interface Hello { readonly t: 'hello'; readonly re?: true; readonly url?: string; readonly beacons?: true }
+interface Hello {
+  readonly t: 'hello';
+  readonly re?: true;
+  readonly url?: string;
+  readonly beacons?: true;
+  /** The processes whose notice streams it reads now: a publisher cuts a stream it is not reading (a link broken silently). */
+  readonly reads?: readonly string[];
+}
 /** A bus closing: the others forget it at once rather than after three beacons. */
 interface Bye { readonly t: 'bye' }
 type Sent = ReplicationMessage | Hello | Bye;
@@ -45,6 +52,26 @@ interface Peer {
 }
 
 type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
+
+const isPos = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/** Whether `m` is a message the replicator can take (it comes from another process, or from anyone who can NOTIFY). */
+function wellFormed(m: unknown): m is ReplicationMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  switch (r['t']) {
+    case 'events':
+      return isPos(r['pos']) && (r['evs'] === undefined
+        || (Array.isArray(r['evs']) && r['evs'].every((e) => Array.isArray(e) && e.length === 2 && isPos(e[0]) && isStr(e[1]))));
+    case 'redacted': return isStr(r['eventId']);
+    case 'receipt': return isPos(r['pos']) && isStr(r['roomId']);
+    case 'account_data':
+    case 'presence': return isPos(r['pos']) && isStr(r['userId']);
+    case 'typing': return isStr(r['roomId']) && isStr(r['userId']) && typeof r['typing'] === 'boolean' && typeof r['timeoutMs'] === 'number';
+    default: return false;
+  }
+}
 
 /** Events notices as one: the newest position, and the events they name as far as they fit. */
 function mergeEvents(...messages: EventsMessage[]): EventsMessage {
@@ -79,11 +106,12 @@ function mergeEvents(...messages: EventsMessage[]): EventsMessage {
  *
  * Notice streams. A process with a replication listener (serveNotices) names it in its
  * hellos, and the others, given the secret, subscribe to it (notice-streams.ts). While
- * every process it has heard of is subscribed, it publishes on the streams only and
- * sends no NOTIFY at all; while any is not (an earlier version, a stream being opened
- * again), it publishes by NOTIFY as before. Positions only grow, so a message crossing
- * from one path to the other late is harmless; a subscriber that opens its stream again
- * catches up from the database (onReconnect), as after a lost LISTEN connection. While
+ * every process it has heard of is subscribed, it publishes on the streams only, and
+ * only its hellos go by NOTIFY; while any is not (an earlier version, a stream being
+ * opened again), it publishes by NOTIFY as before. A message on a stream waits for the
+ * NOTIFYs already on their way (toStreams); the other way round, positions only grow and
+ * a subscriber that opens its stream again catches up from the database (onReconnect),
+ * as after a lost LISTEN connection. While
  * it has peers a bus says hello every BEACON_MS, and forgets a peer that does the same
  * once three pass without a word from it (and it does not read this one's stream), so
  * that a process killed does not keep the others on NOTIFY; one that closes says bye.
@@ -102,7 +130,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   /** The others' notice streams this process reads, by their origin. */
   private readonly subscriptions = new Map<string, NoticeSubscription>();
   /** The others reading this process's notice stream. */
-  private readonly subscribers = new NoticeSubscribers(() => {});
+  private readonly subscribers = new NoticeSubscribers();
   /** This process's replication listener, once it serves notices there. */
   private url: string | undefined;
   private publisher: pg.Client | null = null;
@@ -174,22 +202,34 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     }
     // one message per notice is what processes of earlier versions send
     const messages = Array.isArray(parsed) ? parsed : [parsed];
-    if (messages.some((m) => m?.t === 'bye')) {
-      this.departedPeer(origin);
-      return;
-    }
     // the newest says where its stream is (one sent before serveNotices may share the notice)
     const hello = messages.findLast((m): m is Hello => m?.t === 'hello');
-    this.heard(origin, hello);
+    if (!messages.some((m) => m?.t === 'bye')) this.heard(origin, hello);
     for (const message of messages) {
-      if (message?.t === undefined || message.t === 'bye') continue;
-      if (message.t === 'hello') {
+      if (message?.t === 'bye') {
+        // after what it sent before it, in order
+        this.departedPeer(origin);
+        continue;
+      }
+      if (message?.t === 'hello') {
         // Every greeting is answered (the sender may have lost an earlier answer), an
         // answer is not: a hello is rare (each LISTEN start, or every LONELY_HELLO_MS).
         if (!message.re) this.sendHello(true);
         continue;
       }
-      for (const h of this.handlers) h(message);
+      this.deliver(message);
+    }
+  }
+
+  /** Hands a message to the handlers: one that is malformed, or that a handler throws on, is dropped. */
+  private deliver(message: unknown): void {
+    if (!wellFormed(message)) return;
+    for (const h of this.handlers) {
+      try {
+        h(message);
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message, type: message.t }, 'replication: a message could not be taken');
+      }
     }
   }
 
@@ -200,18 +240,20 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private heard(origin: string, hello?: Hello): void {
     if (this.departed.has(origin)) return;
     const now = performance.now();
+    // an address node:http cannot reach as a replication listener is no address
+    const url = isStreamUrl(hello?.url) ? hello.url : undefined;
+    if (hello && Array.isArray(hello.reads)) this.checkReader(origin, hello.reads);
     const known = this.peers.get(origin);
     if (known) {
       known.heardAt = now;
       if (hello?.beacons === true) known.beacons = true;
-      if (hello && hello.url !== known.url) {
-        known.url = typeof hello.url === 'string' ? hello.url : undefined;
+      if (hello && url !== known.url) {
+        known.url = url;
         this.subscribe(origin, known.url);
       }
       return;
     }
     const first = this.peers.size === 0;
-    const url = typeof hello?.url === 'string' ? hello.url : undefined;
     this.peers.set(origin, { url, beacons: hello?.beacons === true, heardAt: now });
     this.subscribe(origin, url);
     if (first) for (const h of this.peerHandlers) h();
@@ -226,7 +268,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     const secret = this.options.secret;
     if (url === undefined || secret === undefined || this.closed) return;
     const subscription = new NoticeSubscription({
-      url, from: this.origin, to: origin, secret,
+      url, from: this.origin, to: origin, secret, heartbeatMs: this.beaconMs,
       onUp: () => {
         this.logger.info({ peer: url }, 'replication: reading notices from the stream');
         // what it published while the stream was not open came by NOTIFY or not at all
@@ -241,8 +283,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
             this.departedPeer(origin);
             return;
           }
-          if (message?.t === undefined || message.t === 'hello') continue;
-          for (const h of this.handlers) h(message);
+          if (message?.t !== 'hello') this.deliver(message);
         }
       },
       onDown: (reason, wasUp) => {
@@ -250,12 +291,13 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
         if (wasUp) this.logger.warn({ peer: url, reason }, 'replication: notice stream lost; opening it again');
         else this.logger.debug({ peer: url, reason }, 'replication: notice stream not opened; trying again');
       },
-      onGone: () => {
+      onGone: (reason) => {
         // Restarted (a new process has the address now; the old one stops saying hello and
-        // is forgotten) or an address that reaches another process from here. Either way
-        // its notices come by NOTIFY, and its hellos naming this address change nothing.
-        this.logger.warn({ peer: url }, 'replication: another process answers at this notice stream\'s address; not reading it');
-        this.subscriptions.delete(origin);
+        // is forgotten), an address that reaches another process or service from here, or
+        // one named by someone without the secret. Either way its notices come by NOTIFY,
+        // and its hellos naming this address change nothing.
+        this.logger.warn({ peer: url, reason }, 'replication: another process answers at this notice stream\'s address; not reading it');
+        if (this.subscriptions.get(origin) === subscription) this.subscriptions.delete(origin);
       },
     });
     this.subscriptions.set(origin, subscription);
@@ -287,7 +329,11 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     if (this.peers.size > 0) this.enqueue({ t: 'bye' });
   }
 
-  /** Says it is still there, and forgets the peers with streams that no longer say so. */
+  /**
+   * Says it is still there (and which streams it reads), forgets the peers that no longer
+   * say so, and writes a heartbeat on its streams, so that a subscriber notices a link
+   * broken without a word.
+   */
   private beacon(): void {
     if (this.closed) return;
     const now = performance.now();
@@ -295,6 +341,20 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
       if (peer.beacons && now - peer.heardAt > 3 * this.beaconMs && !this.subscribers.has(origin)) this.forget(origin);
     }
     if (this.peers.size > 0) this.sendHello(true);
+    this.subscribers.send('\n');
+  }
+
+  /**
+   * A subscriber's own account of the streams it reads: one that does not name this
+   * process, although its stream here has been open a beacon's time, has lost it without
+   * this side seeing the end (a broken link). The stream is cut, and notices go by NOTIFY
+   * until it subscribes again.
+   */
+  private checkReader(origin: string, reads: readonly unknown[]): void {
+    const since = this.subscribers.since(origin);
+    if (since === undefined || reads.includes(this.origin) || performance.now() - since < this.beaconMs) return;
+    this.logger.warn({ peer: origin }, 'replication: a subscriber no longer reads this process\'s notice stream; cutting it');
+    this.subscribers.cut(origin);
   }
 
   /**
@@ -306,9 +366,9 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     this.sendHello();
   }
 
-  acceptSubscriber(from: string, to: string, res: ServerResponse): boolean {
+  acceptSubscriber(from: string, to: string, res: ServerResponse, proof: string): boolean {
     if (to !== this.origin || this.closed || !isOrigin(from)) return false;
-    this.subscribers.add(from, res, this.origin);
+    this.subscribers.add(from, res, proof);
     this.heard(from);
     return true;
   }
@@ -349,7 +409,9 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
 
   private sendHello(answer = false): void {
     if (this.closed) return;
-    const hello: Hello = { t: 'hello', ...(answer ? { re: true as const } : {}), ...(this.url !== undefined ? { url: this.url } : {}), beacons: true };
+    // which streams it reads, once it reads any or tries to (checkReader)
+    const reads = this.subscriptions.size > 0 ? { reads: [...this.subscriptions].filter(([, s]) => s.up).map(([origin]) => origin) } : {};
+    const hello: Hello = { t: 'hello', ...(answer ? { re: true as const } : {}), ...(this.url !== undefined ? { url: this.url } : {}), beacons: true, ...reads };
     this.enqueue(hello);
   }
 
@@ -398,7 +460,13 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
       return;
     }
     pending.push(message.t === 'events' ? mergeEvents(message) : message);
-    if (pending.length === 1) setImmediate(() => this.writeStreams());
+    if (pending.length > 1) return;
+    const flush = (): void => { setImmediate(() => this.writeStreams()); };
+    // After the NOTIFYs on their way (sent before the streams were all open, or a hello):
+    // a message on a stream would overtake them, and typing's order matters. Those are
+    // what was queued before, so the wait is a round trip at most.
+    if (this.sending) void this.publishing.then(flush);
+    else flush();
   }
 
   private writeStreams(): void {

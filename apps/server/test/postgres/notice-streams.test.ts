@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RoomService } from '../../src/domain/rooms/room-service.js';
 import { createLogger } from '../../src/logging.js';
 import type { ReplicationMessage } from '../../src/replication/bus.js';
-import { NOTICES_PATH } from '../../src/replication/notice-streams.js';
+import { NOTICES_AUTH_SCHEME, NOTICES_PATH, subscribeMac } from '../../src/replication/notice-streams.js';
 import { startReplicationListener, type ReplicationListener } from '../../src/replication/persister-listener.js';
 import { PgNotifyBus } from '../../src/replication/pg-notify-bus.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
@@ -85,6 +85,11 @@ afterEach(async () => {
 });
 
 const subscribers = (p: Process): number => p.bus.replicationStats().subscribers;
+
+/** A subscription's query and Authorization, signed with `secret`, at `ts`. */
+function signed(from: string, to: string, secret = SECRET, ts = Date.now()): { query: string; auth: string } {
+  return { query: `?from=${from}&to=${to}&ts=${ts}`, auth: `${NOTICES_AUTH_SCHEME} ${subscribeMac(secret, from, to, String(ts))}` };
+}
 const events = (pos: number): ReplicationMessage => ({ t: 'events', pos, evs: [[pos, '!room:x']] });
 
 describe('replication notice streams', () => {
@@ -203,13 +208,21 @@ describe('replication notice streams', () => {
     expect(b.logs.join('').split('another process answers at this notice stream').length - 1).toBe(1);
     expect(subscribers(a)).toBe(1);
     // an address where something else answers 200 (not naming the process asked for) is the same
-    const other = createServer((_req, res) => { res.writeHead(200, { 'Content-Type': 'application/x-ndjson' }); res.write('[{"t":"events","pos":999999}]\n'); });
+    const seen: string[] = [];
+    const other = createServer((req, res) => {
+      seen.push(`${req.url} ${JSON.stringify(req.headers)}`);
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+      res.write('[{"t":"events","pos":999999}]\n');
+    });
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
     try {
       const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
       await watcher.query('SELECT pg_notify($1, $2)', [CHANNEL, `0123456789abcdee [${JSON.stringify({ t: 'hello', re: true, url })}]`]);
       await until(() => b.logs.join('').split('another process answers at this notice stream').length - 1, (n) => n >= 2, 'the second refusal');
       expect(b.received.filter((m) => m.t === 'events')).toEqual([]);
+      // it was asked, and never shown the secret (a hello can name any address: anyone who can connect to the database can NOTIFY)
+      expect(seen.length).toBeGreaterThanOrEqual(1);
+      expect(seen.join('\n')).not.toContain(SECRET);
     } finally {
       other.closeAllConnections();
       other.close();
@@ -230,7 +243,8 @@ describe('replication notice streams', () => {
   it('a subscriber that stops reading is cut once 4 MiB wait for it', async () => {
     const a = await start();
     // subscribes as 00000000000000dd and never reads past the answer's head
-    const req = request(`${a.listener!.url}${NOTICES_PATH}?from=00000000000000dd&to=${a.bus.origin}`, { agent: false, headers: { Authorization: `Bearer ${SECRET}` } });
+    const { query, auth } = signed('00000000000000dd', a.bus.origin);
+    const req = request(`${a.listener!.url}${NOTICES_PATH}${query}`, { agent: false, headers: { Authorization: auth } });
     req.on('error', () => {});
     req.on('response', (res) => res.pause());
     req.end();
@@ -252,26 +266,84 @@ describe('replication notice streams', () => {
     const a = await start();
     const base = a.listener!.url;
     const origin = '0123456789abcdef';
-    const get = async (query: string, auth: string | null = `Bearer ${SECRET}`, method = 'GET'): Promise<{ status: number; body: unknown }> => {
+    const get = async (query: string, auth: string | null, method = 'GET'): Promise<{ status: number; body: unknown }> => {
       const res = await fetch(`${base}${NOTICES_PATH}${query}`, { method, headers: auth ? { Authorization: auth } : {} });
       return { status: res.status, body: await res.json() };
     };
-    expect(await get(`?from=${origin}&to=${a.bus.origin}`, null)).toEqual({ status: 401, body: { errcode: 'M_MISSING_TOKEN', error: 'Missing access token' } });
-    expect(await get(`?from=${origin}&to=${a.bus.origin}`, 'Bearer wrong')).toEqual({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'Wrong worker_replication_secret' } });
-    expect((await get(`?from=${origin}&to=${a.bus.origin}`, null, 'POST')).status).toBe(405);
-    expect(await get(`?from=nothex&to=${a.bus.origin}`)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
-    expect(await get(`?from=${origin}`)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
-    expect(await get(`?from=${origin}&to=fedcba9876543210`)).toMatchObject({ status: 409, body: { errcode: 'M_UNKNOWN' } });
+    const good = signed(origin, a.bus.origin);
+    const forbidden = { status: 403, body: { errcode: 'M_FORBIDDEN', error: 'Wrong worker_replication_secret' } };
+    expect(await get(good.query, null)).toEqual({ status: 401, body: { errcode: 'M_MISSING_TOKEN', error: 'Missing access token' } });
+    // the secret itself is not what this path takes
+    expect(await get(good.query, `Bearer ${SECRET}`)).toEqual(forbidden);
+    expect(await get(good.query, signed(origin, a.bus.origin, 'another secret').auth)).toEqual(forbidden);
+    // signed for another pair of processes
+    expect(await get(good.query, signed(origin, 'fedcba9876543210').auth)).toEqual(forbidden);
+    // signed well, ten minutes ago (a recording replayed)
+    const old = signed(origin, a.bus.origin, SECRET, Date.now() - 600_000);
+    expect(await get(old.query, old.auth)).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+    expect((await get(good.query, null, 'POST')).status).toBe(405);
+    expect(await get(`?from=nothex&to=${a.bus.origin}&ts=1`, good.auth)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    expect(await get(`?from=${origin}&ts=1`, good.auth)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    expect(await get(`?from=${origin}&to=${a.bus.origin}`, good.auth)).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    const elsewhere = signed(origin, 'fedcba9876543210');
+    expect(await get(elsewhere.query, elsewhere.auth)).toMatchObject({ status: 409, body: { errcode: 'M_UNKNOWN' } });
     expect(subscribers(a)).toBe(0);
     // a listener without a bus (SQLite cannot have one) serves the persister's path only
     const bare = await startReplicationListener({ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication', x_forwarded: false },
       SECRET, {} as RoomService, createLogger('silent'));
     try {
-      const res = await fetch(`${bare.url}${NOTICES_PATH}?from=${origin}&to=${a.bus.origin}`, { headers: { Authorization: `Bearer ${SECRET}` } });
+      const res = await fetch(`${bare.url}${NOTICES_PATH}${good.query}`, { headers: { Authorization: good.auth } });
       expect(res.status).toBe(404);
       expect(await res.json()).toEqual({ errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
     } finally {
       await bare.close(100);
     }
+  });
+
+  it('what anyone who can NOTIFY may send does no harm: bad addresses and malformed messages are dropped, a bye comes after what precedes it', async () => {
+    const a = await start();
+    const b = await start();
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    const raw = (origin: string, messages: unknown[]): Promise<unknown> => watcher.query('SELECT pg_notify($1, $2)', [CHANNEL, `${origin} ${JSON.stringify(messages)}`]);
+    // addresses node:http cannot take threw where nothing caught them
+    await raw('00000000000000e1', [{ t: 'hello', re: true, url: 'https://x/' }]);
+    await raw('00000000000000e2', [{ t: 'hello', re: true, url: 'nonsense' }]);
+    await raw('00000000000000e3', [{ t: 'hello', re: true, url: 'http://[::1' }]);
+    await raw('00000000000000e4', [{ t: 'events', pos: 1, evs: 5 }, { t: 'receipt', pos: 'x', roomId: 1 }, { t: 'typing' }, null, 7, { t: 'redacted', eventId: '$ok:x' }]);
+    await raw('00000000000000e5', [{ t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }, { t: 'bye' }]);
+    await until(() => b.received.length, (n) => n >= 2, 'the well-formed messages');
+    expect(b.received).toEqual([{ t: 'redacted', eventId: '$ok:x' }, { t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }]);
+    // and the two still talk
+    b.received.length = 0;
+    a.bus.publish({ t: 'receipt', pos: 4, roomId: '!r:x' });
+    await until(() => b.received.length, (n) => n >= 1, 'a message after');
+    expect(b.received).toEqual([{ t: 'receipt', pos: 4, roomId: '!r:x' }]);
+  });
+
+  it('a process going: after its bye, its last notices come by NOTIFY and are taken', async () => {
+    const a = await start();
+    const b = await start();
+    await until(() => [subscribers(a), subscribers(b)], (n) => n[0] === 1 && n[1] === 1, 'the subscriptions');
+    a.bus.endSubscribers();
+    a.bus.publish({ t: 'receipt', pos: 9, roomId: '!r:x' });
+    await until(() => b.received.length, (n) => n >= 1, 'the last notice');
+    expect(b.received).toEqual([{ t: 'receipt', pos: 9, roomId: '!r:x' }]);
+    expect(b.bus.hasPeers).toBe(false);
+  });
+
+  it('a link broken without a word: the subscriber hears no heartbeat and reopens; the publisher cuts a stream its reader does not name', async () => {
+    // a beats every 10 s, and b gives up on a silence of 300 ms
+    const a = await start();
+    const b = await start({ beaconMs: 100 });
+    await until(() => b.logs.join(''), (l) => l.includes('the stream was silent for 300 ms'), 'b giving up on the silence');
+    // c beats every 100 ms: a stream of its that a does not read (by a's hellos) is cut
+    const c = await start({ beaconMs: 100 });
+    await until(() => subscribers(c), (n) => n >= 1, 'a subscription to c');
+    const aHasC = (): boolean => (a.bus as unknown as { subscriptions: Map<string, unknown> }).subscriptions.has(c.bus.origin);
+    expect(aHasC()).toBe(true);
+    // a's own account, forged: it reads nobody's stream
+    await new Promise((r) => setTimeout(r, 150));
+    await watcher.query('SELECT pg_notify($1, $2)', [CHANNEL, `${a.bus.origin} [${JSON.stringify({ t: 'hello', re: true, beacons: true, url: a.listener!.url, reads: [] })}]`]);
+    await until(() => c.logs.join(''), (l) => l.includes('no longer reads this process\'s notice stream'), 'c cutting a\'s stream');
   });
 });
