@@ -26,6 +26,8 @@ export const isStreamUrl = (s: unknown): s is string => typeof s === 'string' &&
 /** The subscription's scheme in Authorization, and the answer's proof header. */
 export const NOTICES_AUTH_SCHEME = 'Axon-Notices';
 const PROOF_HEADER = 'x-axon-notices-proof';
+/** How often the publisher writes at least a heartbeat, in its answer: the subscriber's silence limit is three of them. */
+const HEARTBEAT_HEADER = 'x-axon-notices-heartbeat-ms';
 /** How far a subscription's timestamp may be from the publisher's clock. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -89,7 +91,7 @@ export class NoticeSubscribers {
     return this.streams.get(origin)?.since;
   }
 
-  add(origin: string, res: ServerResponse, proof: string): void {
+  add(origin: string, res: ServerResponse, proof: string, heartbeatMs: number): void {
     const previous = this.streams.get(origin);
     this.streams.set(origin, { res, since: performance.now() });
     // the process subscribed again: what the old connection still holds is stale
@@ -97,7 +99,7 @@ export class NoticeSubscribers {
     // a write racing the connection's end must not become an uncaught 'error'
     res.on('error', () => {});
     res.on('close', () => this.drop(origin, res));
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', [PROOF_HEADER]: proof });
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', [PROOF_HEADER]: proof, [HEARTBEAT_HEADER]: String(heartbeatMs) });
     res.flushHeaders();
     res.socket?.setNoDelay(true);
     res.socket?.setKeepAlive(true, 10_000);
@@ -141,11 +143,6 @@ export interface SubscriptionOptions {
   readonly from: string;
   readonly to: string;
   readonly secret: string;
-  /**
-   * The publisher writes a line at least this often (a heartbeat when it has nothing to
-   * say); a stream silent for three times as long is taken for broken and opened again.
-   */
-  readonly heartbeatMs: number;
   /** The stream is open: what was published while it was not is missing. */
   readonly onUp: () => void;
   /** One line's messages, parsed (an array; anything else is dropped). */
@@ -233,7 +230,10 @@ export class NoticeSubscription {
         return;
       }
       // silent only for as long as heartbeats allow (a link broken without a word)
-      const silence = 3 * this.options.heartbeatMs;
+      // The publisher writes a line at least this often (a heartbeat when it has nothing
+      // to say); a stream silent for three times as long is taken for broken.
+      const beat = Number(res.headers[HEARTBEAT_HEADER]);
+      const silence = 3 * (Number.isFinite(beat) ? Math.min(Math.max(beat, 50), 60_000) : 10_000);
       req.off('timeout', answerTimeout);
       req.setTimeout(silence, () => req.destroy(new Error(`the stream was silent for ${silence} ms`)));
       this.up = true;

@@ -141,6 +141,8 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private helloTimer: ReturnType<typeof setInterval> | undefined;
   private beaconTimer: ReturnType<typeof setInterval> | undefined;
   private sending = false;
+  /** Whether the NOTIFYs on their way carry messages (not only hellos): toStreams waits for those. */
+  private notifyingData = false;
   private closed = false;
   private readonly beaconMs: number;
   /** Notices sent, by path (NOTIFY in band included: sentInBand), for the metrics. */
@@ -193,7 +195,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     const payload = decodeText(raw);
     const sep = payload.indexOf(' ');
     const origin = payload.slice(0, sep);
-    if (origin === this.origin) return;
+    if (origin === this.origin || !isOrigin(origin)) return;
     let parsed: Sent | Sent[];
     try {
       parsed = JSON.parse(payload.slice(sep + 1)) as Sent | Sent[];
@@ -268,7 +270,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     const secret = this.options.secret;
     if (url === undefined || secret === undefined || this.closed) return;
     const subscription = new NoticeSubscription({
-      url, from: this.origin, to: origin, secret, heartbeatMs: this.beaconMs,
+      url, from: this.origin, to: origin, secret,
       onUp: () => {
         this.logger.info({ peer: url }, 'replication: reading notices from the stream');
         // what it published while the stream was not open came by NOTIFY or not at all
@@ -367,8 +369,9 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   }
 
   acceptSubscriber(from: string, to: string, res: ServerResponse, proof: string): boolean {
-    if (to !== this.origin || this.closed || !isOrigin(from)) return false;
-    this.subscribers.add(from, res, proof);
+    // going (bye said): a stream opened now would never be ended
+    if (to !== this.origin || this.closed || this.saidBye || !isOrigin(from)) return false;
+    this.subscribers.add(from, res, proof, this.beaconMs);
     this.heard(from);
     return true;
   }
@@ -410,9 +413,14 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private sendHello(answer = false): void {
     if (this.closed) return;
     // which streams it reads, once it reads any or tries to (checkReader)
-    const reads = this.subscriptions.size > 0 ? { reads: [...this.subscriptions].filter(([, s]) => s.up).map(([origin]) => origin) } : {};
+    const reads = this.subscriptions.size > 0 ? { reads: this.readsNow() } : {};
     const hello: Hello = { t: 'hello', ...(answer ? { re: true as const } : {}), ...(this.url !== undefined ? { url: this.url } : {}), beacons: true, ...reads };
     this.enqueue(hello);
+  }
+
+  /** The processes whose notice streams are open here now. */
+  private readsNow(): string[] {
+    return [...this.subscriptions].filter(([, s]) => s.up).map(([origin]) => origin);
   }
 
   private enqueue(message: Sent): void {
@@ -422,7 +430,8 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
 
   private async publisherClient(): Promise<pg.Client> {
     if (this.publisher) return this.publisher;
-    const client = new pg.Client({ connectionString: this.dbUrl, application_name: 'axon-notify' });
+    // bounded: notices on the streams may wait for a NOTIFY on its way (toStreams)
+    const client = new pg.Client({ connectionString: this.dbUrl, application_name: 'axon-notify', keepAlive: true, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
     escapeTextParams(client);
     const drop = (): void => { if (this.publisher === client) this.publisher = null; };
     client.on('error', drop);
@@ -441,6 +450,12 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     if (this.streaming()) {
       this.toStreams(message);
       return;
+    }
+    // what waits for the streams goes first, by NOTIFY now: in order
+    if (this.streamPending.length > 0) {
+      const waiting = this.streamPending;
+      this.streamPending = [];
+      for (const m of waiting) this.enqueue(m);
     }
     const last = this.pending.at(-1);
     // a pending message means a drain is under way: replacing one needs no new drain
@@ -465,7 +480,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     // After the NOTIFYs on their way (sent before the streams were all open, or a hello):
     // a message on a stream would overtake them, and typing's order matters. Those are
     // what was queued before, so the wait is a round trip at most.
-    if (this.sending) void this.publishing.then(flush);
+    if (this.notifyingData) void this.publishing.then(flush);
     else flush();
   }
 
@@ -486,6 +501,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
       while (this.pending.length > 0) {
         const messages = this.pending;
         this.pending = [];
+        this.notifyingData = messages.some((m) => m.t !== 'hello');
         for (const payload of this.payloads(messages)) {
           try {
             this.counts.notify += 1;
@@ -498,6 +514,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
       }
     } finally {
       this.sending = false;
+      this.notifyingData = false;
     }
   }
 
@@ -508,7 +525,8 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     let current = '';
     let currentBytes = 0;
     for (const message of messages) {
-      let json = JSON.stringify(message);
+      // a hello says which streams it reads as it goes, not as it was queued (checkReader)
+      let json = JSON.stringify(message.t === 'hello' && message.reads ? { ...message, reads: this.readsNow() } : message);
       let bytes = Buffer.byteLength(json);
       // the events named for leaving unread are a saving, not the news: the position is
       if (prefix.length + bytes + 1 > MAX_PAYLOAD && message.t === 'events') {

@@ -332,9 +332,13 @@ describe('replication notice streams', () => {
   });
 
   it('a link broken without a word: the subscriber hears no heartbeat and reopens; the publisher cuts a stream its reader does not name', async () => {
-    // a beats every 10 s, and b gives up on a silence of 300 ms
-    const a = await start();
-    const b = await start({ beaconMs: 100 });
+    // a beats every 100 ms (its answer says so), and then stops, its connection open (a frozen process)
+    const a = await start({ beaconMs: 100 });
+    const b = await start();
+    await until(() => subscribers(a), (n) => n >= 1, 'b reading a');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(b.logs.join('')).not.toContain('the stream was silent');
+    clearInterval((a.bus as unknown as { beaconTimer: ReturnType<typeof setInterval> }).beaconTimer);
     await until(() => b.logs.join(''), (l) => l.includes('the stream was silent for 300 ms'), 'b giving up on the silence');
     // c beats every 100 ms: a stream of its that a does not read (by a's hellos) is cut
     const c = await start({ beaconMs: 100 });

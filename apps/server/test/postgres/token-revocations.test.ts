@@ -191,8 +191,8 @@ describe('replication notices', () => {
 
       // a hello from a process already heard from is answered again: it may have lost the answer
       payloads.length = 0;
-      await counter.query("SELECT pg_notify('axon_replication', 'someone [{\"t\":\"hello\"}]')");
-      await counter.query("SELECT pg_notify('axon_replication', 'someone [{\"t\":\"hello\"}]')");
+      await counter.query("SELECT pg_notify('axon_replication', '5050505050505050 [{\"t\":\"hello\"}]')");
+      await counter.query("SELECT pg_notify('axon_replication', '5050505050505050 [{\"t\":\"hello\"}]')");
       // each bus answers each (answers sent together may share a notice)
       const answers = (): number => bodies().reduce((n, p) => n + p.split('"re":true').length - 1, 0);
       await until(answers, (n) => n >= 4, 'the answers');
