@@ -488,6 +488,11 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     const messages = this.streamPending;
     this.streamPending = [];
     if (messages.length === 0 || this.closed) return;
+    if (!this.streaming()) {
+      // a stream closed since they were queued: its reader would miss them
+      if (this.peers.size > 0) for (const m of messages) this.enqueue(m);
+      return;
+    }
     this.counts.stream += 1;
     this.subscribers.send(`${JSON.stringify(messages)}\n`);
   }
