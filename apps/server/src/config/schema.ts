@@ -95,6 +95,9 @@ const rateLimit = (perSecond: number, burst: number) => ({
 
 const size = { type: 'string', pattern: '^[0-9]+[KMG]?$' } as const;
 
+/** A replication listener's address: plain HTTP (node:http), host and port, no path. */
+export const REPLICATION_URL_PATTERN = '^http://[^/?#]+/?$';
+
 // Synapse's defaults (docs/usage/configuration/config_documentation.md).
 export const RATE_LIMIT_DEFAULTS = {
   rc_message: { per_second: 0.2, burst_count: 10 },
@@ -178,8 +181,8 @@ export const configSchema = {
       default: { idle_after: '5m', offline_after: '30s' },
     },
     worker_replication_secret: { type: 'string', minLength: 1 },
-    event_persister: { type: 'string', pattern: '^http://[^/?#]+/?$' },
-    replication_url: { type: 'string', pattern: '^http://[^/?#]+/?$' },
+    event_persister: { type: 'string', pattern: REPLICATION_URL_PATTERN },
+    replication_url: { type: 'string', pattern: REPLICATION_URL_PATTERN },
     log_level: { type: 'string', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
     testing: {
       type: 'object',

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { REPLICATION_URL_PATTERN } from '../config/schema.js';
 
 /**
  * Replication notices over the replication listener (docs/scaling.md): a process that has
@@ -19,8 +20,8 @@ export const NOTICES_PATH = '/_axon/replication/v1/notices';
 /** A bus's origin id (PgNotifyBus): 16 hex digits. */
 const ORIGIN = /^[0-9a-f]{16}$/;
 export const isOrigin = (s: unknown): s is string => typeof s === 'string' && ORIGIN.test(s);
-/** What a hello may name as its stream: the replication listener, plain HTTP, no path. */
-const STREAM_URL = /^http:\/\/[^/?#\s]+\/?$/;
+/** What a hello may name as its stream: what replication_url may be. */
+const STREAM_URL = new RegExp(REPLICATION_URL_PATTERN);
 export const isStreamUrl = (s: unknown): s is string => typeof s === 'string' && s.length <= 300 && STREAM_URL.test(s);
 
 /** The subscription's scheme in Authorization, and the answer's proof header. */

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, metricSample, register, REPLICATION_SECRET, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { until } from '../helpers/until.js';
 import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
 
 async function put(base: string, who: Account, roomId: string, txnId: string, body: string): Promise<string> {
@@ -217,11 +218,7 @@ describe.each([
     // with the persister, the forwarders (no listener) read the persister's stream
     const readers = streams ? [2, 2, 2] : persister ? [2, 0, 0] : [0, 0, 0];
     for (let i = 0; i < 3; i++) {
-      const deadline = Date.now() + 10_000;
-      while (await sample(i, 'axon_replication_notice_subscribers') !== readers[i]) {
-        if (Date.now() > deadline) throw new Error(`process ${i}: ${await sample(i, 'axon_replication_notice_subscribers')} subscribers, not ${readers[i]}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => sample(i, 'axon_replication_notice_subscribers'), (n) => n === readers[i], `process ${i}'s ${readers[i]} subscribers`);
     }
     const before = await Promise.all([0, 1, 2].map(async (i) => [await sample(i, notify), await sample(i, stream)] as const));
     const from = await now(url(1), bob);
