@@ -12,6 +12,7 @@ import { MediaService } from './domain/media/media-service.js';
 import { ProfileService } from './domain/profile/profile-service.js';
 import { createApp, type CreateAppOptions } from './http/app.js';
 import { expressClasses } from './http/express-classes.js';
+import { CORS_HEADERS } from './http/middleware/cors.js';
 import { closeGracefully, listenOn } from './http/listen.js';
 import { answerClientErrors, serverOptions } from './http/server-limits.js';
 import type { AppContext } from './http/context.js';
@@ -116,7 +117,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   try {
     // Header, body and keep-alive timeouts; unparsable requests answered as Matrix errors.
     const app = createApp(context, options);
-    server = createServer({ ...serverOptions(), ...expressClasses(app) }, app);
+    server = createServer({ ...serverOptions(), ...expressClasses(app, CORS_HEADERS) }, app);
     answerClientErrors(server);
     bound = await listenOn(server, clientListener(config));
   } catch (err) {

@@ -1,5 +1,9 @@
 import { IncomingMessage, ServerResponse, type ServerOptions } from 'node:http';
 import type { Express } from 'express';
+import { ResponseLocals } from './response-locals.js';
+
+/** Headers every response carries: [name, value]. */
+export type StandingHeaders = readonly (readonly [string, string])[];
 
 /**
  * The request and response classes node:http should build for this Express app: objects
@@ -17,14 +21,29 @@ import type { Express } from 'express';
  * computed key (node:http's and Axon's symbols) turned them into hash tables; and with
  * `Reflect.construct` and a plain function as new.target every object got hidden classes
  * of its own. Either way 5-8 KB of heap more for each held poll.
+ *
+ * `standing` headers (CORS) are set as a response's head is written rather than when the
+ * request arrives: node:http keeps a response's headers in a null-prototype object, a hash
+ * table in V8, which a long-poll would otherwise hold (about 270 bytes) for as long as it
+ * waits. A header the response set itself is left as it is.
  */
-export function expressClasses(app: Express): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
+export function expressClasses(app: Express, standing: StandingHeaders = []): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
   const known = classesOf.get(app);
   if (known) return known;
   class AxonRequest extends IncomingMessage {}
   Object.setPrototypeOf(AxonRequest.prototype, app.request);
   app.request = AxonRequest.prototype as unknown as Express['request'];
-  class AxonResponse extends ServerResponse {}
+  class AxonResponse extends ServerResponse {
+    locals = new ResponseLocals();
+
+    // node:http's own implicit head (a write or end before writeHead) comes through here too
+    override writeHead(...args: unknown[]): this {
+      if (!this.headersSent) {
+        for (const [name, value] of standing) if (!this.hasHeader(name)) this.setHeader(name, value);
+      }
+      return (super.writeHead as (...a: unknown[]) => this).apply(this, args);
+    }
+  }
   Object.setPrototypeOf(AxonResponse.prototype, app.response);
   app.response = AxonResponse.prototype as unknown as Express['response'];
   const classes = {

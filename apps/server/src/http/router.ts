@@ -105,13 +105,17 @@ class RequestContext implements HandlerContext<OperationId> {
  * its final handler). Express's router keeps its `next` in `req.next` as well; nothing
  * here uses it, so it is dropped. And it is not an async function: a suspended one is
  * kept whole, every local with it. For a long-poll that waits for minutes, the two were
- * about 1.4 KiB of heap per waiting poll (docs/benchmarks.md, sixteenth round).
+ * about 1.4 KiB of heap per waiting poll (docs/benchmarks.md, sixteenth round). For the
+ * same reason it drops parseurl's cache of the URL (`req._parsedUrl`, a Url and three
+ * strings): routing is done, and the access line took its path at the start; a later
+ * `req.path` parses again.
  */
 export function callHandler(op: OperationInfo, handler: Handler<OperationId>, app: AppContext, fail: ErrorRequestHandler): RequestHandler {
   const operationId = op.operationId as OperationId;
   const noNext = (): void => {};
   return (req, res) => {
     req.next = undefined;
+    (req as { _parsedUrl?: unknown })._parsedUrl = undefined;
     const failed = (err: unknown): void => {
       try {
         fail(err, req, res, noNext);

@@ -52,7 +52,7 @@ export interface NotifierStats {
 }
 
 interface Waiter {
-  wake: (() => void) | null;
+  wake(): void;
 }
 
 /**
@@ -63,13 +63,13 @@ interface Waiter {
  */
 export class WaitCancel {
   aborted = false;
-  /** The armed wait's wake-up, set by the notifier while it waits. */
-  listener: (() => void) | null = null;
+  /** The armed wait, set by the notifier while it waits. */
+  listener: { handleEvent(): void } | null = null;
 
   cancel(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.listener?.();
+    this.listener?.handleEvent();
   }
 
   handleEvent(): void {
@@ -98,10 +98,7 @@ export class Notifier {
   private readonly roomsForUser: (userId: string) => Iterable<string>;
   private readonly expiryMs: number;
   private readonly now: () => number;
-  private parked = 0;
-  private active = 0;
-  private timers = 0;
-  private listeners = 0;
+  private readonly book: WaitBook;
   private wakeups = 0;
 
   constructor(initial: StreamToken, opts: NotifierOptions) {
@@ -109,6 +106,7 @@ export class Notifier {
     this.roomsForUser = opts.roomsForUser;
     this.expiryMs = opts.streamExpiryMs ?? 10 * 60_000;
     this.now = opts.now ?? Date.now;
+    this.book = { parked: 0, active: 0, timers: 0, listeners: 0, now: this.now };
   }
 
   /** The newest committed position of every stream. */
@@ -163,74 +161,16 @@ export class Notifier {
     if (set?.size === 0) this.roomIndex.delete(roomId);
   }
 
-  async waitForEvents<R>(
+  waitForEvents<R>(
     userId: string, from: StreamToken, timeoutMs: number, signal: AbortSignal | WaitCancel, check: CheckForUpdates<R>,
   ): Promise<WaitOutcome<R>> {
-    if (signal.aborted) return ABORTED;
+    if (signal.aborted) return Promise.resolve(ABORTED);
     const stream = this.streamFor(userId);
     stream.activeWaits++;
-    this.active++;
-    const waiter: Waiter = { wake: null };
-    let timedOut = !(timeoutMs > 0);
-    let aborted = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let armed = false;
-    const onAbort = (): void => {
-      aborted = true;
-      waiter.wake?.();
-    };
-    try {
-      let prev = from;
-      for (;;) {
-        if (aborted || signal.aborted) return ABORTED;
-        if (isAfter(stream.currentToken, prev)) {
-          const to = this.current;
-          const result = await check(prev, to);
-          if (aborted || signal.aborted) return ABORTED;
-          if (result !== null) return { status: 'result', result };
-          prev = maxToken(prev, to);
-          continue;
-        }
-        if (timedOut) return { status: 'timeout', end: maxToken(prev, this.current) };
-        if (!armed) {
-          // Armed on the first park only: a poll answered at once costs no timer.
-          armed = true;
-          timer = setTimeout(() => {
-            timer = undefined;
-            this.timers--;
-            timedOut = true;
-            waiter.wake?.();
-          }, timeoutMs);
-          this.timers++;
-          if (signal instanceof WaitCancel) signal.listener = onAbort;
-          else signal.addEventListener('abort', onAbort, { once: true });
-          this.listeners++;
-        }
-        this.parked++;
-        await new Promise<void>((resolve) => {
-          waiter.wake = resolve;
-          stream.waiters.add(waiter);
-        });
-        // Inline rather than a .finally(): one promise and one turn less per wake-up.
-        // A wake by notify() already swapped the set; a timeout or abort leaves it there.
-        waiter.wake = null;
-        stream.waiters.delete(waiter);
-        this.parked--;
-      }
-    } finally {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        this.timers--;
-      }
-      if (armed) {
-        if (signal instanceof WaitCancel) signal.listener = null;
-        else signal.removeEventListener('abort', onAbort);
-        this.listeners--;
-      }
-      stream.activeWaits--;
-      this.active--;
-      stream.lastActive = this.now();
-    }
+    this.book.active++;
+    return new Promise((resolve, reject) => {
+      new PendingWait(this, this.book, stream, from, timeoutMs, signal, check, resolve, reject).step();
+    });
   }
 
   /** Drops user streams idle for longer than the expiry; returns how many. */
@@ -250,10 +190,10 @@ export class Notifier {
     return {
       userStreams: this.streams.size,
       rooms: this.roomIndex.size,
-      waiters: this.parked,
-      activeWaits: this.active,
-      timers: this.timers,
-      abortListeners: this.listeners,
+      waiters: this.book.parked,
+      activeWaits: this.book.active,
+      timers: this.book.timers,
+      abortListeners: this.book.listeners,
       wakeups: this.wakeups,
     };
   }
@@ -282,7 +222,144 @@ export class Notifier {
     const woken = s.waiters;
     s.waiters = new Set();
     this.wakeups += woken.size;
-    for (const w of woken) w.wake?.();
+    for (const w of woken) w.wake();
   }
 
+}
+
+/** What the waits of one notifier count, and its clock. */
+interface WaitBook {
+  parked: number;
+  active: number;
+  timers: number;
+  listeners: number;
+  readonly now: () => number;
+}
+
+function waitTimedOut(w: PendingWait<unknown>): void {
+  w.timedOut();
+}
+
+/**
+ * One waitForEvents call. An object and a few methods rather than an async function with
+ * a loop: a suspended async function keeps its generator, its whole register file and a
+ * promise chain per await for as long as it waits. For a held poll (minutes, thousands at
+ * once) that was most of a kilobyte; parked, this holds its own fields and the promise's
+ * two functions (docs/benchmarks.md, eighteenth round).
+ *
+ * The loop (step): if the user's stream moved past `prev`, check (prev, now] and answer
+ * what it finds, or move `prev` on and look again; else answer the timeout, or park until
+ * a wake-up (a new event, the deadline, an abort) runs the loop again.
+ */
+class PendingWait<R> implements Waiter {
+  private prev: StreamToken;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private armed = false;
+  private expired: boolean;
+  private aborted = false;
+  private parked = false;
+  private settled = false;
+
+  constructor(
+    private readonly notifier: Notifier,
+    private readonly book: WaitBook,
+    private readonly stream: UserStream,
+    from: StreamToken,
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal | WaitCancel,
+    private readonly check: CheckForUpdates<R>,
+    private readonly resolve: (outcome: WaitOutcome<R>) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.prev = from;
+    this.expired = !(timeoutMs > 0);
+  }
+
+  step(): void {
+    if (this.settled) return;
+    if (this.aborted || this.signal.aborted) return this.end(ABORTED);
+    if (isAfter(this.stream.currentToken, this.prev)) {
+      const to = this.notifier.currentToken;
+      let checking: Promise<R | null>;
+      try {
+        checking = this.check(this.prev, to);
+      } catch (err) {
+        return this.fail(err);
+      }
+      checking.then((result) => this.checked(result, to), (err: unknown) => this.fail(err));
+      return;
+    }
+    if (this.expired) return this.end({ status: 'timeout', end: maxToken(this.prev, this.notifier.currentToken) });
+    if (!this.armed) {
+      // Armed on the first park only: a poll answered at once costs no timer.
+      this.armed = true;
+      this.timer = setTimeout(waitTimedOut, this.timeoutMs, this as PendingWait<unknown>);
+      this.book.timers++;
+      if (this.signal instanceof WaitCancel) this.signal.listener = this;
+      else this.signal.addEventListener('abort', this, { once: true });
+      this.book.listeners++;
+    }
+    this.parked = true;
+    this.book.parked++;
+    this.stream.waiters.add(this);
+  }
+
+  private checked(result: R | null, to: StreamToken): void {
+    if (this.aborted || this.signal.aborted) return this.end(ABORTED);
+    if (result !== null) return this.end({ status: 'result', result });
+    this.prev = maxToken(this.prev, to);
+    this.step();
+  }
+
+  /**
+   * Runs the loop again a microtask later, as an awaited wake-up did. A wake by notify()
+   * already swapped the set; a timeout or abort leaves the wait in it.
+   */
+  wake(): void {
+    if (!this.parked) return;
+    this.parked = false;
+    this.book.parked--;
+    this.stream.waiters.delete(this);
+    queueMicrotask(() => this.step());
+  }
+
+  timedOut(): void {
+    this.timer = undefined;
+    this.book.timers--;
+    this.expired = true;
+    this.wake();
+  }
+
+  /** The client left or the server is stopping: as an AbortSignal's listener, or a WaitCancel's. */
+  handleEvent(): void {
+    this.aborted = true;
+    this.wake();
+  }
+
+  private end(outcome: WaitOutcome<R>): void {
+    this.finish();
+    this.resolve(outcome);
+  }
+
+  private fail(err: unknown): void {
+    this.finish();
+    this.reject(err);
+  }
+
+  private finish(): void {
+    this.settled = true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.book.timers--;
+      this.timer = undefined;
+    }
+    if (this.armed) {
+      if (this.signal instanceof WaitCancel) this.signal.listener = null;
+      else this.signal.removeEventListener('abort', this);
+      this.book.listeners--;
+    }
+    this.stream.activeWaits--;
+    this.book.active--;
+    this.stream.lastActive = this.book.now();
+  }
 }

@@ -19,7 +19,7 @@ import { canSeeEvent } from '../rooms/visibility.js';
 import type { RoomState } from '../rooms/room-state.js';
 import { PollSlots } from '../ratelimit/poll-slots.js';
 import { MembershipIndex } from './membership-index.js';
-import { Notifier, WaitCancel } from './notifier.js';
+import { Notifier, WaitCancel, type WaitOutcome } from './notifier.js';
 import {
   clampToCurrent, formatStreamToken, maxToken, parseStreamToken, toLiveToken, withTopologicalRoom,
   type StreamKey, type StreamToken,
@@ -451,42 +451,70 @@ export class SyncService {
    * `whenDisconnected` cancels the wait when the client goes away: it registers the
    * listener and returns what unregisters it (HandlerContext.whenDisconnected).
    */
-  async getEvents(req: SyncRequester, query: EventsQuery, whenDisconnected: (listener: WaitCancel) => () => void,
+  getEvents(req: SyncRequester, query: EventsQuery, whenDisconnected: (listener: WaitCancel) => () => void,
     stopping: AbortSignal): Promise<string> {
-    let timeout = query.timeout ?? this.options.defaultTimeoutMs;
-    if (!Number.isInteger(timeout) || timeout < 0) throw errors.invalidParam('timeout must be a non-negative integer of milliseconds');
-    timeout = Math.min(timeout, this.options.maxTimeoutMs);
-    const from = this.resolveFrom(query.from);
-    const start = formatStreamToken(from);
-    // Only a poll that may wait takes a slot: timeout=0 answers at once.
-    const releaseSlot = timeout > 0 ? this.pollSlots.acquire(req.userId) : () => {};
-    let release: () => void;
+    // Not an async function: a held poll would keep it suspended, generator, registers and
+    // all, for minutes (docs/benchmarks.md, eighteenth round). Failures still reject.
     try {
-      release = this.streams.presence.syncStartedNow(req.userId) ?? await this.streams.presence.syncStarted(req.userId);
+      let timeout = query.timeout ?? this.options.defaultTimeoutMs;
+      if (!Number.isInteger(timeout) || timeout < 0) throw errors.invalidParam('timeout must be a non-negative integer of milliseconds');
+      timeout = Math.min(timeout, this.options.maxTimeoutMs);
+      const from = this.resolveFrom(query.from);
+      // Only a poll that may wait takes a slot: timeout=0 answers at once.
+      const releaseSlot = timeout > 0 ? this.pollSlots.acquire(req.userId) : () => {};
+      let release: (() => void) | undefined;
+      try {
+        release = this.streams.presence.syncStartedNow(req.userId);
+      } catch (err) {
+        releaseSlot();
+        throw err;
+      }
+      if (release) return this.pollFor(req, from, timeout, whenDisconnected, stopping, release, releaseSlot);
+      return this.streams.presence.syncStarted(req.userId).then(
+        (r) => this.pollFor(req, from, timeout, whenDisconnected, stopping, r, releaseSlot),
+        (err: unknown) => {
+          releaseSlot();
+          throw err;
+        });
     } catch (err) {
-      releaseSlot();
-      throw err;
+      return Promise.reject(err as Error);
     }
+  }
+
+  /** getEvents once its poll slot and presence are taken: `release` and `releaseSlot` give them back. */
+  private pollFor(req: SyncRequester, from: StreamToken, timeout: number, whenDisconnected: (listener: WaitCancel) => () => void,
+    stopping: AbortSignal, release: () => void, releaseSlot: () => void): Promise<string> {
+    const start = formatStreamToken(from);
     // One handle for both ways a wait ends early (shutdown, the client leaving).
     const cancel = new WaitCancel();
     if (stopping.aborted) cancel.cancel();
     watchStopping(stopping, cancel);
     const unwatchClient = whenDisconnected(cancel);
+    const done = (): void => {
+      unwatchStopping(stopping, cancel);
+      unwatchClient();
+      release();
+      releaseSlot();
+    };
+    let waiting: Promise<WaitOutcome<{ parts: string[]; end: StreamToken }>>;
     try {
-      const outcome = await this.notifier.waitForEvents(req.userId, from, timeout, cancel,
-        (f, t) => this.collect(req, f, t));
+      waiting = this.notifier.waitForEvents(req.userId, from, timeout, cancel, (f, t) => this.collect(req, f, t));
+    } catch (err) {
+      done();
+      return Promise.reject(err as Error);
+    }
+    return waiting.then((outcome) => {
+      done();
       if (outcome.status === 'result') {
         return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(outcome.result.end))},"chunk":${jsonArray(outcome.result.parts)}}`;
       }
       const end = outcome.status === 'timeout' ? outcome.end : maxToken(from, this.currentToken());
       // aborted: shutting down (answer an empty chunk at once) or the client left (unread)
       return `{"start":${JSON.stringify(start)},"end":${JSON.stringify(formatStreamToken(end))},"chunk":[]}`;
-    } finally {
-      unwatchStopping(stopping, cancel);
-      unwatchClient();
-      release();
-      releaseSlot();
-    }
+    }, (err: unknown) => {
+      done();
+      throw err;
+    });
   }
 
   /** What `req` may see in (from, to]: rendered events and the token after them; null if nothing. */

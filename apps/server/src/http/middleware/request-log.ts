@@ -17,7 +17,7 @@ export function clientAddress(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
 }
 
-interface EndCallbacks { called: boolean; readonly list: ((aborted: boolean) => void)[] }
+interface EndCallbacks { called: boolean; readonly list: (((aborted: boolean) => void) | null)[] }
 /**
  * On the response itself, not in a WeakMap keyed by it: V8's young-generation GC treats a
  * WeakMap's values as strong, and these callbacks hold their response, so every request
@@ -34,16 +34,20 @@ type WithEndCallbacks = Response & { [END_CALLBACKS]?: EndCallbacks };
 export function onResponseEnd(res: Response, done: (aborted: boolean) => void): void {
   const pending = (res as WithEndCallbacks)[END_CALLBACKS];
   if (pending && !pending.called) {
-    pending.list.push(done);
+    const free = pending.list.indexOf(null);
+    if (free >= 0) pending.list[free] = done;
+    else pending.list.push(done);
     return;
   }
-  const callbacks: EndCallbacks = { called: false, list: [done] };
+  // Room for the usual three (the access line, the metrics, the handler's disconnect) from
+  // the start: an array grown by push reserves 17 slots, held as long as a long-poll waits.
+  const callbacks: EndCallbacks = { called: false, list: [done, null, null] };
   (res as WithEndCallbacks)[END_CALLBACKS] = callbacks;
   const once = (): void => {
     if (callbacks.called) return;
     callbacks.called = true;
     const aborted = !res.writableFinished;
-    for (const cb of callbacks.list) cb(aborted);
+    for (const cb of callbacks.list) cb?.(aborted);
   };
   res.on('finish', once);
   res.on('close', once);
@@ -78,13 +82,18 @@ export function requestLog(logger: Logger): RequestHandler {
     const requestId = `${req.method}-${++counter}`;
     res.locals.requestId = requestId;
     const started = process.hrtime.bigint();
+    // Read now, while Express's parsed URL is cached: callHandler drops it (router.ts).
+    const path = req.path;
+    if (UNLOGGED_PATHS.has(path)) {
+      next();
+      return;
+    }
     onResponseEnd(res, (aborted) => {
-      if (UNLOGGED_PATHS.has(req.path)) return;
       const requester = res.locals.requester as Requester | undefined;
       writeAccessLine(logger, {
         request_id: requestId,
         method: req.method,
-        path: req.path,
+        path,
         status: res.statusCode,
         duration_ms: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3,
         user_id: requester?.userId,
