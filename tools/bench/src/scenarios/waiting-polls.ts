@@ -63,6 +63,8 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
       }
     }
   };
+  /** Answers before the round's message was sent (presence, users coming online). */
+  let early = 0;
   /** Polls on connection i, each from the last answer's `end`, until round's message arrives; when it did. */
   const pollUntil = async (i: number, round: number): Promise<number> => {
     for (;;) {
@@ -71,6 +73,7 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
         kept[i] = r.text;
         return r.at;
       }
+      if (sentRound < round) early++;
       tokens[i] = (JSON.parse(r.text) as { end: string }).end;
     }
   };
@@ -101,7 +104,10 @@ async function fanOut(t: FanOutTarget, measured: number, smoke: boolean, log: (m
     // a poll that fails fails the scenario (in park, or at Promise.all below), not the process now
     for (const w of waits) w.catch((err: unknown) => { failure ??= err; });
     await park();
-    if (round === 0) await afterFirstPark();
+    if (round === 0) {
+      log(`${t.label}: ${early} answers before the first park`);
+      await afterFirstPark();
+    }
     const cpu0 = await t.cpuMs();
     sentRound = round;
     const t0 = performance.now();
@@ -134,6 +140,13 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
   const owner = users[0]!;
   const roomId = await api.createRoom(owner);
   await pool(users.slice(1), 8, async (u) => { await api.join(u, roomId); });
+  // Every user online before the first tokens are taken. A user comes online with their
+  // first poll, and each such change is news for the 99 others: tokens taken one user at a
+  // time answered the first round's polls with about 50 presence events each, a burst of
+  // 10,000 answers before the park whose promoted garbage grew the old generation by about
+  // 2.4 KiB a poll, read as the polls' memory (docs/benchmarks.md, eighteenth round). The
+  // scenario is idle polls.
+  for (const u of users) await api.events(u, undefined, 0);
   const from = new Map<User, string>();
   for (const u of users) from.set(u, (await api.events(u, undefined, 0)).end);
 
