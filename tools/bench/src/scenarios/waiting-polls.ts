@@ -145,8 +145,11 @@ export const waitingPolls: Scenario = async ({ api, apis, smoke, ask, log, metri
   // time answered the first round's polls with about 50 presence events each, a burst of
   // 10,000 answers before the park whose promoted garbage grew the old generation by about
   // 2.4 KiB a poll, read as the polls' memory (docs/benchmarks.md, eighteenth round). The
-  // scenario is idle polls.
-  for (const u of users) await api.events(u, undefined, 0);
+  // scenario is idle polls. On every process: a process's first poll for a user loads that
+  // user's rooms and presence, and its first requests compile its code, none of which is
+  // the poll's to hold (with three processes, the two that had served no request yet
+  // counted it).
+  for (const a of apis) for (const u of users) await a.events(u, undefined, 0);
   const from = new Map<User, string>();
   for (const u of users) from.set(u, (await api.events(u, undefined, 0)).end);
 
