@@ -219,6 +219,32 @@ describe('Notifier.waitForEvents', () => {
     expect(n.stats()).toMatchObject({ waiters: 0, timers: 0, abortListeners: 0, activeWaits: 0 });
   });
 
+  it('a check that throws at once, or answers without a promise, is taken as an await would take it', async () => {
+    const n = makeNotifier('s9_0_0_0_0');
+    const throwing = n.waitForEvents('@alice:hs', T('s5'), 30_000, new AbortController().signal, () => {
+      throw new Error('bad query');
+    });
+    await expect(throwing).rejects.toThrow('bad query');
+    // nothing new after s5 for a plain value: wait, then time out as usual
+    const plain = n.waitForEvents('@alice:hs', T('s5'), 50, new AbortController().signal,
+      (() => null) as unknown as CheckForUpdates<string>);
+    await settle();
+    expect(n.stats()).toMatchObject({ waiters: 1, activeWaits: 1 });
+    n.onNewEvent('room', 10, { rooms: ['!a'] });
+    await settle();
+    expect(n.stats()).toMatchObject({ waiters: 1, activeWaits: 1 });
+    await vi.advanceTimersByTimeAsync(60);
+    expect(await plain).toEqual({ status: 'timeout', end: T('s10_0_0_0_0') });
+    expect(n.stats()).toMatchObject({ waiters: 0, timers: 0, abortListeners: 0, activeWaits: 0 });
+  });
+
+  it('a user whose rooms cannot be read rejects the wait rather than throwing', async () => {
+    const n = new Notifier(T('s5'), { roomsForUser: () => { throw new Error('no rooms'); } });
+    const p = n.waitForEvents('@alice:hs', T('s5'), 30_000, new AbortController().signal, recorder());
+    expect(p).toBeInstanceOf(Promise);
+    await expect(p).rejects.toThrow('no rooms');
+  });
+
   it('opening and aborting 1,000 polls leaves no waiters, timers or listeners', async () => {
     const n = makeNotifier();
     const users = ['@alice:hs', '@bob:hs', '@carol:hs', '@dave:hs'];

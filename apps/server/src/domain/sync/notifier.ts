@@ -165,7 +165,12 @@ export class Notifier {
     userId: string, from: StreamToken, timeoutMs: number, signal: AbortSignal | WaitCancel, check: CheckForUpdates<R>,
   ): Promise<WaitOutcome<R>> {
     if (signal.aborted) return Promise.resolve(ABORTED);
-    const stream = this.streamFor(userId);
+    let stream: UserStream;
+    try {
+      stream = this.streamFor(userId);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     stream.activeWaits++;
     this.book.active++;
     return new Promise((resolve, reject) => {
@@ -280,13 +285,12 @@ class PendingWait<R> implements Waiter {
     if (this.aborted || this.signal.aborted) return this.end(ABORTED);
     if (isAfter(this.stream.currentToken, this.prev)) {
       const to = this.notifier.currentToken;
-      let checking: Promise<R | null>;
       try {
-        checking = this.check(this.prev, to);
+        // Promise.resolve: a check that answers without a promise is taken as its value
+        Promise.resolve(this.check(this.prev, to)).then((result) => this.checked(result, to), (err: unknown) => this.fail(err));
       } catch (err) {
-        return this.fail(err);
+        this.fail(err);
       }
-      checking.then((result) => this.checked(result, to), (err: unknown) => this.fail(err));
       return;
     }
     if (this.expired) return this.end({ status: 'timeout', end: maxToken(this.prev, this.notifier.currentToken) });
@@ -305,6 +309,7 @@ class PendingWait<R> implements Waiter {
   }
 
   private checked(result: R | null, to: StreamToken): void {
+    if (this.settled) return;
     if (this.aborted || this.signal.aborted) return this.end(ABORTED);
     if (result !== null) return this.end({ status: 'result', result });
     this.prev = maxToken(this.prev, to);
@@ -337,11 +342,13 @@ class PendingWait<R> implements Waiter {
   }
 
   private end(outcome: WaitOutcome<R>): void {
+    if (this.settled) return;
     this.finish();
     this.resolve(outcome);
   }
 
   private fail(err: unknown): void {
+    if (this.settled) return;
     this.finish();
     this.reject(err);
   }

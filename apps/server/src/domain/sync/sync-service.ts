@@ -484,20 +484,22 @@ export class SyncService {
   /** getEvents once its poll slot and presence are taken: `release` and `releaseSlot` give them back. */
   private pollFor(req: SyncRequester, from: StreamToken, timeout: number, whenDisconnected: (listener: WaitCancel) => () => void,
     stopping: AbortSignal, release: () => void, releaseSlot: () => void): Promise<string> {
-    const start = formatStreamToken(from);
     // One handle for both ways a wait ends early (shutdown, the client leaving).
     const cancel = new WaitCancel();
-    if (stopping.aborted) cancel.cancel();
-    watchStopping(stopping, cancel);
-    const unwatchClient = whenDisconnected(cancel);
+    let unwatchClient = (): void => {};
     const done = (): void => {
       unwatchStopping(stopping, cancel);
       unwatchClient();
       release();
       releaseSlot();
     };
+    let start: string;
     let waiting: Promise<WaitOutcome<{ parts: string[]; end: StreamToken }>>;
     try {
+      start = formatStreamToken(from);
+      if (stopping.aborted) cancel.cancel();
+      watchStopping(stopping, cancel);
+      unwatchClient = whenDisconnected(cancel);
       waiting = this.notifier.waitForEvents(req.userId, from, timeout, cancel, (f, t) => this.collect(req, f, t));
     } catch (err) {
       done();
