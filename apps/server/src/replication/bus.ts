@@ -28,9 +28,12 @@ export type ReplicationMessage =
    * `evs`, when there, names the announced events that a receiver may leave unread unless
    * it serves their rooms (position and room id): events that change nothing a process
    * keeps but its caches (not memberships, not redactions). Positions it does not name
-   * are read as ever.
+   * are read as ever. `from`, when there, says the notice's own positions are (from, pos]:
+   * a receiver then knows that a position below `pos` outside them is another writer's,
+   * whose notice may still be on its way (Replicator.ingest waits for it a moment). Without
+   * it, every position up to `pos` counts as announced.
    */
-  | { readonly t: 'events'; readonly pos: number; readonly evs?: readonly NamedEvent[] }
+  | { readonly t: 'events'; readonly pos: number; readonly from?: number; readonly evs?: readonly NamedEvent[] }
   /** A redaction was applied to `eventId` (after its m.room.redaction event was announced). */
   | { readonly t: 'redacted'; readonly eventId: string }
   | { readonly t: 'receipt'; readonly pos: number; readonly roomId: string }

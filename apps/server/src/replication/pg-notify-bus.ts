@@ -62,7 +62,8 @@ function wellFormed(m: unknown): m is ReplicationMessage {
   const r = m as Record<string, unknown>;
   switch (r['t']) {
     case 'events':
-      return isPos(r['pos']) && (r['evs'] === undefined
+      return isPos(r['pos']) && (r['from'] === undefined || (isPos(r['from']) && (r['from'] as number) < (r['pos'] as number)))
+        && (r['evs'] === undefined
         || (Array.isArray(r['evs']) && r['evs'].every((e) => Array.isArray(e) && e.length === 2 && isPos(e[0]) && isStr(e[1]))));
     case 'redacted': return isStr(r['eventId']);
     case 'receipt': return isPos(r['pos']) && isStr(r['roomId']);
@@ -73,11 +74,33 @@ function wellFormed(m: unknown): m is ReplicationMessage {
   }
 }
 
-/** Events notices as one: the newest position, and the events they name as far as they fit. */
+/**
+ * Events notices as one: the newest position, and the events they name as far as they fit.
+ * Their `from` is the start of the run of positions they cover that ends at the newest: a
+ * notice outside that run (another writer committed in between) is covered no more, and
+ * its positions are waited for a moment as if on their way (Replicator.ingest).
+ */
 function mergeEvents(...messages: EventsMessage[]): EventsMessage {
   const pos = Math.max(...messages.map((m) => m.pos));
   const evs = withinBudget(messages.flatMap((m) => m.evs ?? []));
-  return evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos };
+  const from = runStart(messages, pos);
+  return { t: 'events', pos, ...(from !== undefined ? { from } : {}), ...(evs.length > 0 ? { evs } : {}) };
+}
+
+function runStart(messages: readonly EventsMessage[], pos: number): number | undefined {
+  // a notice without `from` announces everything up to its `pos`: merged, so does the whole
+  if (messages.some((m) => m.from === undefined)) return undefined;
+  let from = pos;
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const m of messages) {
+      if (m.from! < from && m.pos >= from) {
+        from = m.from!;
+        grew = true;
+      }
+    }
+  }
+  return from;
 }
 
 /**

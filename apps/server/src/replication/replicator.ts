@@ -22,6 +22,12 @@ function leavableUnread(e: { readonly type: string }): boolean {
 /** How often a process checks the database for events it was not told about (lost NOTIFYs). */
 const SAFETY_POLL_MS = 2_000;
 const BATCH = 500;
+/**
+ * How long a position no notice has covered yet may hold up the feed before it is read from
+ * the database anyway: its writer's notice is on its way (on another stream, or a NOTIFY
+ * behind this process's own commit), or was lost.
+ */
+const GAP_WAIT_MS = 25;
 /** Own events kept for feeding at most; beyond that (feeding stalled) they are read back. */
 const MAX_OWN = 10_000;
 
@@ -50,6 +56,18 @@ export class Replicator {
    * room id): not read unless this process serves the room (SyncService.servesRoom).
    */
   private readonly named = new Map<number, string>();
+  /**
+   * Other processes' positions their notices covered (`from`): those not named are read at
+   * once. A position none covers, above `readThrough`, is waited for (GAP_WAIT_MS) rather
+   * than read: with several writers, one's notice can arrive before an earlier one's.
+   */
+  private readonly covered = new Set<number>();
+  /** Up to here every position counts as covered: notices without `from` (NOTIFY in band, earlier versions, onPeer). */
+  private readThrough = 0;
+  /** The position the feed waits at, since when, and the timer that reads it anyway. */
+  private gap: { at: number; since: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** The newest position any ingest was asked to reach: one that stopped at a gap goes on from there later. */
+  private target = 0;
   /** The newest position this process committed (announced to a peer first heard: onPeer). */
   private ownHigh = 0;
   /** The newest position the event store announced in band (inBandNotice). */
@@ -176,7 +194,10 @@ export class Replicator {
     // announced already by the call that committed them
     if (pos <= this.announcedHigh) return;
     const evs = events.filter(leavableUnread).map((e): NamedEvent => [e.stream_ordering, e.room_id]);
-    this.bus.publish(evs.length > 0 ? { t: 'events', pos, evs } : { t: 'events', pos });
+    // which positions this notice covers, when they are one run (a batch's are)
+    const from = events[0]!.stream_ordering - 1;
+    const run = events.every((e, i) => e.stream_ordering === from + 1 + i);
+    this.bus.publish({ t: 'events', pos, ...(run ? { from } : {}), ...(evs.length > 0 ? { evs } : {}) });
   }
 
   private onMessage(m: ReplicationMessage, setTyping: (roomId: string, userId: string, typing: boolean, timeoutMs?: number) => number): void {
@@ -187,6 +208,12 @@ export class Replicator {
         if (m.evs) {
           if (this.named.size + m.evs.length > MAX_OWN) this.named.clear();
           for (const [pos, roomId] of m.evs) if (pos > this.last) this.named.set(pos, roomId);
+        }
+        if (m.from === undefined) {
+          if (m.pos > this.readThrough) this.readThrough = m.pos;
+        } else {
+          if (this.covered.size + (m.pos - m.from) > MAX_OWN) this.covered.clear();
+          for (let pos = Math.max(m.from, this.last) + 1; pos <= m.pos; pos++) this.covered.add(pos);
         }
         this.enqueue(m.pos);
         break;
@@ -220,8 +247,32 @@ export class Replicator {
     }).catch((err: unknown) => this.failed(err));
   }
 
-  private enqueue(target: number): void {
-    this.queue = this.queue.then(() => this.ingest(target)).catch((err: unknown) => this.failed(err));
+  private enqueue(target: number, force = false): void {
+    this.queue = this.queue.then(() => this.ingest(target, force)).catch((err: unknown) => this.failed(err));
+  }
+
+  /** Whether another process's notice has covered `pos` (it is committed, and named or to be read). */
+  private isCovered(pos: number): boolean {
+    return pos <= this.readThrough || this.covered.has(pos);
+  }
+
+  /**
+   * The feed is at `at`, which no notice has covered: true while it should wait for one
+   * (a timer then reads it anyway), false once it has waited long enough.
+   */
+  private waitAt(at: number): boolean {
+    const now = performance.now();
+    if (this.gap?.at !== at) {
+      if (this.gap) clearTimeout(this.gap.timer);
+      const timer = setTimeout(() => {
+        const gap = this.gap;
+        if (gap?.timer === timer && this.last < gap.at) this.enqueue(this.target, true);
+      }, GAP_WAIT_MS);
+      timer.unref?.();
+      this.gap = { at, since: now, timer };
+      return true;
+    }
+    return now - this.gap.since < GAP_WAIT_MS;
   }
 
   private failed(err: unknown): void {
@@ -242,11 +293,20 @@ export class Replicator {
   /**
    * Feeds every event up to `target`, in stream order: this process's own as they are, the
    * others' named events in rooms it does not serve as positions only, and the rest read
-   * from the database in the ranges between them.
+   * from the database in the ranges between them. A position no notice has covered yet is
+   * waited for a moment (waitAt) unless `force`: its writer's notice is usually on its way,
+   * and reading it costs a query here and in the database.
    */
-  private async ingest(target: number): Promise<void> {
+  private async ingest(upTo: number, force = false): Promise<void> {
+    if (upTo > this.target) this.target = upTo;
+    const target = this.target;
     for (const pos of this.own.keys()) if (pos <= this.last) this.own.delete(pos);
     for (const pos of this.named.keys()) if (pos <= this.last) this.named.delete(pos);
+    for (const pos of this.covered) if (pos <= this.last) this.covered.delete(pos);
+    if (this.gap && this.last >= this.gap.at) {
+      clearTimeout(this.gap.timer);
+      this.gap = null;
+    }
     while (this.last < target && !this.closed) {
       const run: PersistedEvent[] = [];
       for (let pos = this.last + 1; pos <= target; pos++) {
@@ -271,9 +331,13 @@ export class Replicator {
         this.last = unread.at(-1)!.stream_ordering;
         continue;
       }
-      // read up to the next position this process has or may leave unread
-      let end = this.last + 1;
-      while (end < target && !this.own.has(end + 1) && this.unreadRoom(end + 1) === undefined && end - this.last < BATCH) end++;
+      const at = this.last + 1;
+      if (!force && !this.isCovered(at) && this.waitAt(at)) return;
+      // read up to the next position this process has or may leave unread (or, unless
+      // forced, that no notice covers yet)
+      let end = at;
+      while (end < target && !this.own.has(end + 1) && this.unreadRoom(end + 1) === undefined
+        && (force || this.isCovered(end + 1)) && end - this.last < BATCH) end++;
       const rows = (await this.reader.query<EventRow>(
         'SELECT * FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2 ORDER BY stream_ordering LIMIT $3',
         [this.last, end, BATCH])).rows;
@@ -295,6 +359,7 @@ export class Replicator {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.safetyTimer);
+    if (this.gap) clearTimeout(this.gap.timer);
     await this.queue.catch(() => {});
     await this.bus.close();
     await this.reader.end().catch(() => {});

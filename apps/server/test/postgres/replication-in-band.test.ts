@@ -90,8 +90,8 @@ describe('in-band replication notices', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(notices).toEqual([]);
     expect(published).toEqual([
-      { t: 'events', pos: m1!.events[0]!.stream_ordering, evs: [[m1!.events[0]!.stream_ordering, room]] },
-      { t: 'events', pos: m2!.events[0]!.stream_ordering, evs: [[m2!.events[0]!.stream_ordering, room]] },
+      { t: 'events', pos: m1!.events[0]!.stream_ordering, from: m1!.events[0]!.stream_ordering - 1, evs: [[m1!.events[0]!.stream_ordering, room]] },
+      { t: 'events', pos: m2!.events[0]!.stream_ordering, from: m2!.events[0]!.stream_ordering - 1, evs: [[m2!.events[0]!.stream_ordering, room]] },
     ]);
   });
 
@@ -106,7 +106,7 @@ describe('in-band replication notices', () => {
     await settled();
     await new Promise((r) => setTimeout(r, 100));
     expect(notices).toEqual([]);
-    expect(published).toEqual([{ t: 'events', pos: res.events[0]!.stream_ordering }]);
+    expect(published).toEqual([{ t: 'events', pos: res.events[0]!.stream_ordering, from: res.events[0]!.stream_ordering - 1 }]);
     peers = false;
   });
 

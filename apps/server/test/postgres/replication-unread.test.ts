@@ -12,7 +12,7 @@ import { Replicator } from '../../src/replication/replicator.js';
 import { PgStorage } from '../../src/storage/postgres/pg-storage.js';
 import { newEvent as ev } from '../helpers/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { attachQuietly, closeInOrder, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
+import { attachQuietly, closeInOrder, queued, settled as settledReplicator, standInSync, watchRangeReads } from '../helpers/replicator.js';
 
 let db: TestDatabase;
 let mine: PgStorage;
@@ -104,7 +104,63 @@ describe('replication of events this process does not serve', () => {
     });
     replicator.onLocalPersisted(res.events);
     const [create, , message, redaction] = res.events.map((e) => e.stream_ordering);
-    expect(published).toEqual([{ t: 'events', pos: redaction, evs: [[create, room], [message, room]] }]);
+    // and covers its four positions: (create - 1, redaction]
+    expect(published).toEqual([{ t: 'events', pos: redaction, from: create - 1, evs: [[create, room], [message, room]] }]);
     await settled();
+  });
+});
+
+describe('notices of several writers, arriving out of order', () => {
+  it('a later writer\'s notice waits for an earlier one\'s still on its way, and named events stay unread', async () => {
+    const room = '!order:x';
+    const p1 = await appendOther(room, 'm.room.message', { body: 'first writer' });
+    const p2 = await appendOther(room, 'm.room.message', { body: 'second writer' });
+    const before = unread.length;
+    const fedBefore = fed.length;
+    deliver({ t: 'events', pos: p2, from: p2 - 1, evs: [[p2, room]] });
+    await queued(replicator);
+    // waiting at p1: nothing passed on, nothing read
+    expect(unread.length).toBe(before);
+    expect(fed.length).toBe(fedBefore);
+    expect(read.has(p1)).toBe(false);
+    deliver({ t: 'events', pos: p1, from: p1 - 1, evs: [[p1, room]] });
+    await settled();
+    expect(unread.slice(before)).toEqual([[p1, room], [p2, room]]);
+    expect(fed.length).toBe(fedBefore);
+    expect(read.has(p1) || read.has(p2)).toBe(false);
+  });
+
+  it('a position a notice covers but does not name (a membership) is read at once', async () => {
+    const room = '!covered:x';
+    const j = await appendOther(room, 'm.room.member', { membership: 'join' }, '@v:x');
+    deliver({ t: 'events', pos: j, from: j - 1 });
+    await queued(replicator);
+    expect(fed.at(-1)).toBe(j);
+    expect(read.has(j)).toBe(true);
+  });
+
+  it('a position no notice covers (its notice lost) is read after a moment, in order', async () => {
+    const room = '!lost:x';
+    const lost = await appendOther(room, 'm.room.message', { body: 'never announced' });
+    const told = await appendOther(room, 'm.room.message', { body: 'announced' });
+    const before = unread.length;
+    deliver({ t: 'events', pos: told, from: told - 1, evs: [[told, room]] });
+    await queued(replicator);
+    expect(read.has(lost)).toBe(false);
+    await settled();
+    expect(read.has(lost)).toBe(true);
+    expect(fed.at(-1)).toBe(lost);
+    expect(unread.slice(before)).toEqual([[told, room]]);
+  });
+
+  it('a notice without `from` (NOTIFY in band, an earlier version) announces everything below it: read at once', async () => {
+    const room = '!old:x';
+    const p1 = await appendOther(room, 'm.room.message', { body: 'one' });
+    const p2 = await appendOther(room, 'm.room.message', { body: 'two' });
+    deliver({ t: 'events', pos: p2, evs: [[p2, room]] });
+    await queued(replicator);
+    expect(read.has(p1)).toBe(true);
+    expect(fed.at(-1)).toBe(p1);
+    expect(unread.at(-1)).toEqual([p2, room]);
   });
 });
