@@ -209,7 +209,8 @@ export class Replicator {
           if (this.named.size + m.evs.length > MAX_OWN) this.named.clear();
           for (const [pos, roomId] of m.evs) if (pos > this.last) this.named.set(pos, roomId);
         }
-        if (m.from === undefined) {
+        // a run longer than the set keeps (nothing Axon sends; a forged NOTIFY) counts as one without `from`
+        if (m.from === undefined || m.pos - m.from > MAX_OWN) {
           if (m.pos > this.readThrough) this.readThrough = m.pos;
         } else {
           if (this.covered.size + (m.pos - m.from) > MAX_OWN) this.covered.clear();
@@ -332,7 +333,12 @@ export class Replicator {
         continue;
       }
       const at = this.last + 1;
-      if (!force && !this.isCovered(at) && this.waitAt(at)) return;
+      if (!force && !this.isCovered(at)) {
+        if (this.waitAt(at)) return;
+        // waited long enough: what is still uncovered up to the target is read now, not a
+        // position per wait
+        force = true;
+      }
       // read up to the next position this process has or may leave unread (or, unless
       // forced, that no notice covers yet)
       let end = at;
@@ -341,7 +347,13 @@ export class Replicator {
       const rows = (await this.reader.query<EventRow>(
         'SELECT * FROM events WHERE stream_ordering > $1 AND stream_ordering <= $2 ORDER BY stream_ordering LIMIT $3',
         [this.last, end, BATCH])).rows;
-      if (rows.length === 0 || this.closed) return;
+      if (this.closed) return;
+      if (rows.length === 0) {
+        // nothing is committed past `last`: a target beyond it was no real position (a forged NOTIFY)
+        this.target = this.last;
+        if (this.readThrough > this.last) this.readThrough = this.last;
+        return;
+      }
       this.feed(rows.map(eventFromRow));
     }
   }

@@ -142,15 +142,29 @@ describe('notices of several writers, arriving out of order', () => {
   it('a position no notice covers (its notice lost) is read after a moment, in order', async () => {
     const room = '!lost:x';
     const lost = await appendOther(room, 'm.room.message', { body: 'never announced' });
+    const lost2 = await appendOther(room, 'm.room.message', { body: 'nor this' });
     const told = await appendOther(room, 'm.room.message', { body: 'announced' });
     const before = unread.length;
     deliver({ t: 'events', pos: told, from: told - 1, evs: [[told, room]] });
     await queued(replicator);
     expect(read.has(lost)).toBe(false);
     await settled();
-    expect(read.has(lost)).toBe(true);
-    expect(fed.at(-1)).toBe(lost);
+    expect(read.has(lost) && read.has(lost2)).toBe(true);
+    expect(fed.slice(-2)).toEqual([lost, lost2]);
     expect(unread.slice(before)).toEqual([[told, room]]);
+  });
+
+  it('a forged notice of positions far past the stream neither stalls the feed nor turns its waiting off', async () => {
+    deliver({ t: 'events', pos: 2_000_000_000, from: 0 });
+    await queued(replicator);
+    const room = '!forged:x';
+    const lost = await appendOther(room, 'm.room.message', { body: 'not announced yet' });
+    const told = await appendOther(room, 'm.room.message', { body: 'announced' });
+    deliver({ t: 'events', pos: told, from: told - 1, evs: [[told, room]] });
+    await queued(replicator);
+    expect(read.has(lost)).toBe(false);
+    await settled();
+    expect(read.has(lost)).toBe(true);
   });
 
   it('a notice without `from` (NOTIFY in band, an earlier version) announces everything below it: read at once', async () => {
