@@ -5,7 +5,8 @@ import type { Logger } from '../logging.js';
 import type { ReplicationStatsSource } from '../metrics/metrics.js';
 import { decodeText, escapeTextParams } from '../storage/postgres/pg-db.js';
 import { PgListener } from '../storage/postgres/pg-listener.js';
-import { withinBudget, type ReplicationBus, type ReplicationMessage } from './bus.js';
+import type { ReplicationBus, ReplicationMessage } from './bus.js';
+import { mergeable, mergeEvents, type EventsMessage } from './events-notices.js';
 import { isOrigin, isStreamUrl, NoticeSubscribers, NoticeSubscription, type NoticeSource } from './notice-streams.js';
 
 const CHANNEL = 'axon_replication';
@@ -51,7 +52,6 @@ interface Peer {
   heardAt: number;
 }
 
-type EventsMessage = Extract<ReplicationMessage, { t: 'events' }>;
 
 const isPos = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isStr = (v: unknown): v is string => typeof v === 'string';
@@ -72,35 +72,6 @@ function wellFormed(m: unknown): m is ReplicationMessage {
     case 'typing': return isStr(r['roomId']) && isStr(r['userId']) && typeof r['typing'] === 'boolean' && typeof r['timeoutMs'] === 'number';
     default: return false;
   }
-}
-
-/**
- * Events notices as one: the newest position, and the events they name as far as they fit.
- * Their `from` is the start of the run of positions they cover that ends at the newest: a
- * notice outside that run (another writer committed in between) is covered no more, and
- * its positions are waited for a moment as if on their way (Replicator.ingest).
- */
-function mergeEvents(...messages: EventsMessage[]): EventsMessage {
-  const pos = Math.max(...messages.map((m) => m.pos));
-  const evs = withinBudget(messages.flatMap((m) => m.evs ?? []));
-  const from = runStart(messages, pos);
-  return { t: 'events', pos, ...(from !== undefined ? { from } : {}), ...(evs.length > 0 ? { evs } : {}) };
-}
-
-function runStart(messages: readonly EventsMessage[], pos: number): number | undefined {
-  // a notice without `from` announces everything up to its `pos`: merged, so does the whole
-  if (messages.some((m) => m.from === undefined)) return undefined;
-  let from = pos;
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const m of messages) {
-      if (m.from! < from && m.pos >= from) {
-        from = m.from!;
-        grew = true;
-      }
-    }
-  }
-  return from;
 }
 
 /**
@@ -482,7 +453,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
     }
     const last = this.pending.at(-1);
     // a pending message means a drain is under way: replacing one needs no new drain
-    if (message.t === 'events' && last?.t === 'events') {
+    if (message.t === 'events' && last?.t === 'events' && mergeable(last, message)) {
       this.pending[this.pending.length - 1] = mergeEvents(last, message);
     } else {
       this.enqueue(message.t === 'events' ? mergeEvents(message) : message);
@@ -493,7 +464,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private toStreams(message: ReplicationMessage): void {
     const pending = this.streamPending;
     const last = pending.at(-1);
-    if (message.t === 'events' && last?.t === 'events') {
+    if (message.t === 'events' && last?.t === 'events' && mergeable(last, message)) {
       pending[pending.length - 1] = mergeEvents(last, message);
       return;
     }

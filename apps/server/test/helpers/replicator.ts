@@ -38,7 +38,8 @@ export function queued(replicator: Replicator): Promise<void> {
  */
 export async function settled(replicator: Replicator): Promise<void> {
   const inside = replicator as unknown as Inside;
-  for (;;) {
+  // bounded: a forced read that failed leaves the gap for the next notice or safety poll
+  for (let i = 0; i < 300; i++) {
     await inside.queue;
     if (!inside.gap || inside.last >= inside.gap.at) return;
     await new Promise((r) => setTimeout(r, 10));

@@ -105,7 +105,7 @@ describe('replication of events this process does not serve', () => {
     replicator.onLocalPersisted(res.events);
     const [create, , message, redaction] = res.events.map((e) => e.stream_ordering);
     // and covers its four positions: (create - 1, redaction]
-    expect(published).toEqual([{ t: 'events', pos: redaction, from: create - 1, evs: [[create, room], [message, room]] }]);
+    expect(published).toEqual([{ t: 'events', pos: redaction, from: create! - 1, evs: [[create, room], [message, room]] }]);
     await settled();
   });
 });
