@@ -301,9 +301,10 @@ export class Replicator {
   private async ingest(upTo: number, force = false): Promise<void> {
     if (upTo > this.target) this.target = upTo;
     const target = this.target;
-    for (const pos of this.own.keys()) if (pos <= this.last) this.own.delete(pos);
-    for (const pos of this.named.keys()) if (pos <= this.last) this.named.delete(pos);
-    for (const pos of this.covered) if (pos <= this.last) this.covered.delete(pos);
+    // what is fed already: own events, named events and covered positions at or below `last`
+    for (const positions of [this.own, this.named, this.covered]) {
+      for (const pos of positions.keys()) if (pos <= this.last) positions.delete(pos);
+    }
     if (this.gap && this.last >= this.gap.at) {
       clearTimeout(this.gap.timer);
       this.gap = null;

@@ -171,8 +171,6 @@ export class Notifier {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    stream.activeWaits++;
-    this.book.active++;
     return new Promise((resolve, reject) => {
       new PendingWait(this, this.book, stream, from, timeoutMs, signal, check, resolve, reject).step();
     });
@@ -278,6 +276,9 @@ class PendingWait<R> implements Waiter {
   ) {
     this.prev = from;
     this.expired = !(timeoutMs > 0);
+    // counted here and given back in finish()
+    stream.activeWaits++;
+    book.active++;
   }
 
   step(): void {
