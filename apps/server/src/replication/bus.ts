@@ -1,3 +1,5 @@
+import type { PresenceState } from '../storage/streams.js';
+
 /**
  * Bytes of `evs` (room ids' UTF-8 and 24 for the rest of each entry) one events message
  * carries at most, so that it fits a NOTIFY's 8000 bytes; receivers read what it leaves out.
@@ -39,6 +41,12 @@ export type ReplicationMessage =
   | { readonly t: 'receipt'; readonly pos: number; readonly roomId: string }
   | { readonly t: 'account_data'; readonly pos: number; readonly userId: string }
   | { readonly t: 'presence'; readonly pos: number; readonly userId: string }
+  /**
+   * A user's presence record, as the sender wrote or holds it; `hold`, when there, says the
+   * sender runs the user's presence timers from then on (PresenceStream's PresenceHold).
+   */
+  | { readonly t: 'presence_state'; readonly userId: string; readonly presence: PresenceState; readonly statusMsg: string | null;
+    readonly lastActiveTs: number; readonly streamId: number; readonly hold?: readonly [at: number, rank: number] }
   /** Typing is not stored: each process applies it to its own in-memory typing stream. */
   | { readonly t: 'typing'; readonly roomId: string; readonly userId: string; readonly typing: boolean; readonly timeoutMs: number };
 

@@ -69,6 +69,10 @@ function wellFormed(m: unknown): m is ReplicationMessage {
     case 'receipt': return isPos(r['pos']) && isStr(r['roomId']);
     case 'account_data':
     case 'presence': return isPos(r['pos']) && isStr(r['userId']);
+    case 'presence_state':
+      return isStr(r['userId']) && (r['presence'] === 'online' || r['presence'] === 'unavailable' || r['presence'] === 'offline')
+        && (r['statusMsg'] === null || isStr(r['statusMsg'])) && Number.isSafeInteger(r['lastActiveTs']) && isPos(r['streamId'])
+        && (r['hold'] === undefined || (Array.isArray(r['hold']) && r['hold'].length === 2 && r['hold'].every((v) => Number.isFinite(v))));
     case 'typing': return isStr(r['roomId']) && isStr(r['userId']) && typeof r['typing'] === 'boolean' && typeof r['timeoutMs'] === 'number';
     default: return false;
   }

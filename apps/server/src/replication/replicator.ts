@@ -147,6 +147,9 @@ export class Replicator {
       if (!this.closed) this.bus.publish({ t: 'typing', roomId, userId, typing: isTyping, timeoutMs });
       return pos;
     };
+    sync.streams.presence.share = ({ record, hold }) => {
+      if (!this.closed) this.bus.publish({ t: 'presence_state', ...record, ...(hold ? { hold } : {}) });
+    };
     this.bus.onMessage((m) => this.onMessage(m, setTyping));
     this.bus.onReconnect(() => this.catchUp());
     // what this process committed while it thought itself alone, fed yet or not
@@ -234,6 +237,11 @@ export class Replicator {
       case 'presence':
         sync.notifier.onNewEvent('presence', m.pos, { users: [m.userId], rooms: sync.membership.joinedRooms(m.userId) });
         break;
+      case 'presence_state': {
+        const { userId, presence, statusMsg, lastActiveTs, streamId, hold } = m;
+        sync.streams.presence.applyShared({ record: { userId, presence, statusMsg, lastActiveTs, streamId }, ...(hold ? { hold } : {}) });
+        break;
+      }
       case 'typing':
         setTyping(m.roomId, m.userId, m.typing, m.timeoutMs);
         break;

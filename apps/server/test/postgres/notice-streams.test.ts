@@ -309,10 +309,15 @@ describe('replication notice streams', () => {
     await raw('00000000000000e1', [{ t: 'hello', re: true, url: 'https://x/' }]);
     await raw('00000000000000e2', [{ t: 'hello', re: true, url: 'nonsense' }]);
     await raw('00000000000000e3', [{ t: 'hello', re: true, url: 'http://[::1' }]);
-    await raw('00000000000000e4', [{ t: 'events', pos: 1, evs: 5 }, { t: 'receipt', pos: 'x', roomId: 1 }, { t: 'typing' }, null, 7, { t: 'redacted', eventId: '$ok:x' }]);
-    await raw('00000000000000e5', [{ t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }, { t: 'bye' }]);
-    await until(() => b.received.length, (n) => n >= 2, 'the well-formed messages');
-    expect(b.received).toEqual([{ t: 'redacted', eventId: '$ok:x' }, { t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }]);
+    await raw('00000000000000e4', [{ t: 'events', pos: 1, evs: 5 }, { t: 'receipt', pos: 'x', roomId: 1 }, { t: 'typing' }, null, 7,
+      { t: 'presence_state', userId: '@u:x', presence: 'asleep', statusMsg: null, lastActiveTs: 1, streamId: 1 },
+      { t: 'presence_state', userId: '@u:x', presence: 'online', statusMsg: 5, lastActiveTs: 1, streamId: 1 },
+      { t: 'presence_state', userId: '@u:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [1] },
+      { t: 'redacted', eventId: '$ok:x' }]);
+    const presence = { t: 'presence_state', userId: '@e5:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [2, 0.5] };
+    await raw('00000000000000e5', [{ t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }, presence, { t: 'bye' }]);
+    await until(() => b.received.length, (n) => n >= 3, 'the well-formed messages');
+    expect(b.received).toEqual([{ t: 'redacted', eventId: '$ok:x' }, { t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }, presence]);
     // and the two still talk
     b.received.length = 0;
     a.bus.publish({ t: 'receipt', pos: 4, roomId: '!r:x' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PresenceRecord, StreamStore } from '../../../storage/streams.js';
-import { PresenceStream } from './presence.js';
+import { PresenceStream, type SharedPresence } from './presence.js';
 
 /** Presence rows in memory, answering a few milliseconds later, as a database over a network does. */
 function slowStore(): { store: StreamStore; writes: Omit<PresenceRecord, 'streamId'>[] } {
@@ -36,5 +36,92 @@ describe('PresenceStream.syncStarted', () => {
     expect(release).toBeTypeOf('function');
     release!();
     expect(writes).toHaveLength(1);
+  });
+});
+
+/** Processes on one store, each told of the others' shared presence, as the replication does. */
+function processes(n: number, clock: { t: number }): { streams: PresenceStream[]; writes: Omit<PresenceRecord, 'streamId'>[] } {
+  const { store, writes } = slowStore();
+  const streams = Array.from({ length: n }, () => new PresenceStream({
+    store, notify: () => {}, now: () => clock.t, timings: { offlineAfterMs: 30_000, idleAfterMs: 300_000 },
+  }, 0));
+  streams.forEach((s, i) => {
+    s.share = (shared) => streams.forEach((other, j) => { if (j !== i) other.applyShared(shared); });
+  });
+  return { streams, writes };
+}
+
+describe('PresenceStream with several processes', () => {
+  it('a user whose polls moved to another process is not marked offline by the one they left', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b], writes } = processes(2, clock);
+    (await a!.syncStarted('@ann:x'))();
+    // from now on the user polls through b only, one poll after another
+    clock.t += 1_000;
+    let release = await b!.syncStarted('@ann:x');
+    for (let i = 0; i < 6; i++) {
+      clock.t += 10_000;
+      release();
+      release = b!.syncStartedNow('@ann:x')!;
+      expect(release).toBeTypeOf('function');
+      expect(await a!.sweep()).toBe(0);
+      expect(await b!.sweep()).toBe(0);
+    }
+    expect(writes.map((w) => w.presence)).toEqual(['online']);
+    // once the polls stop, the process that held them marks the user offline, once
+    release();
+    clock.t += 31_000;
+    expect(await a!.sweep()).toBe(0);
+    expect(await b!.sweep()).toBe(1);
+    expect(writes.map((w) => w.presence)).toEqual(['online', 'offline']);
+    // and the record others kept is gone: the next poll anywhere marks them online again
+    expect(a!.syncStartedNow('@ann:x')).toBeUndefined();
+  });
+
+  it('answers with the presence another process wrote since', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b] } = processes(2, clock);
+    const release = await a!.syncStarted('@ann:x');
+    await b!.set('@ann:x', 'unavailable', 'in a meeting');
+    expect(await a!.get('@ann:x')).toMatchObject({ presence: 'unavailable', statusMsg: 'in a meeting' });
+    expect(await a!.snapshot(['@ann:x'])).toMatchObject([{ presence: 'unavailable', statusMsg: 'in a meeting' }]);
+    // a wrote nothing and still holds the user (b knew a held them): a's timers run
+    release();
+    clock.t += 31_000;
+    expect(await b!.sweep()).toBe(0);
+    expect(await a!.sweep()).toBe(1);
+    expect(await b!.get('@ann:x')).toMatchObject({ presence: 'offline', statusMsg: 'in a meeting' });
+  });
+
+  it('two processes claiming one user at once agree on one holder', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b, c], writes } = processes(3, clock);
+    (await c!.syncStarted('@ann:x'))();
+    // a and b each take a poll of the user in the same millisecond, before hearing the other
+    const told = new Map<PresenceStream, SharedPresence[]>([[a!, []], [b!, []]]);
+    for (const s of [a!, b!]) s.share = (shared) => told.get(s)!.push(shared);
+    for (const release of await Promise.all([a!.syncStarted('@ann:x'), b!.syncStarted('@ann:x')])) release();
+    const [fromA, fromB] = [told.get(a!)!, told.get(b!)!];
+    // the same moment: later than the hold each knew of (c's), by as little as can be
+    expect(fromA.map((x) => x.hold?.[0])).toEqual([clock.t + 1]);
+    expect(fromB.map((x) => x.hold?.[0])).toEqual([clock.t + 1]);
+    for (const x of fromA) { b!.applyShared(x); c!.applyShared(x); }
+    for (const x of fromB) { a!.applyShared(x); c!.applyShared(x); }
+    clock.t += 31_000;
+    expect((await a!.sweep()) + (await b!.sweep()) + (await c!.sweep())).toBe(1);
+    expect(writes.map((w) => w.presence)).toEqual(['online', 'offline']);
+  });
+
+  it('a process that has heard nothing of a user left online by an earlier run sweeps them', async () => {
+    const clock = { t: 1_000_000 };
+    const first = processes(1, clock);
+    (await first.streams[0]!.syncStarted('@ann:x'))();
+    // a new process on the same store, and nobody polls again
+    const later = new PresenceStream({ store: (first.streams[0] as unknown as { opts: { store: StreamStore } }).opts.store, notify: () => {}, now: () => clock.t }, 1);
+    await later.start();
+    later.stop();
+    clock.t += 31_000;
+    expect(await later.sweep()).toBe(1);
+    expect(first.writes.map((w) => w.presence)).toEqual(['online', 'offline']);
   });
 });

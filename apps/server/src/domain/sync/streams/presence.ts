@@ -30,6 +30,21 @@ export const DEFAULT_PRESENCE_TIMINGS: PresenceTimings = {
   lastActiveGranularityMs: 60_000,
 };
 
+/**
+ * Which process runs a user's presence timers, with several on one database: the one where
+ * their latest poll started (it "holds" them). A hold is [when, the holder's rank], and the
+ * later one wins, the higher rank breaking a tie, so that two processes claiming one user
+ * at once agree on one holder.
+ */
+export type PresenceHold = readonly [at: number, rank: number];
+
+/** What a process tells the others of a user's presence (PresenceStream.share). */
+export interface SharedPresence {
+  readonly record: PresenceRecord;
+  /** There when the sender holds the user from now on. */
+  readonly hold?: PresenceHold;
+}
+
 export interface PresenceStreamOptions {
   readonly store: StreamStore;
   /** Called with each new position and the user whose presence changed. */
@@ -42,6 +57,15 @@ interface Live {
   record: PresenceRecord;
   syncing: number;
   lastSyncTs: number;
+  /**
+   * 'mine': this process holds the user (their latest poll started here, or it wrote their
+   * presence and knew of no other holder) and runs their idle and offline timers.
+   * 'foreign': another process does; the record is kept current from its messages.
+   * 'unknown': left online by a previous run; swept here until a poll claims the user.
+   */
+  hold: 'mine' | 'foreign' | 'unknown';
+  /** When the holder claimed the user: this process ('mine'), or the latest other one heard of ('foreign'). */
+  heldAt: number;
 }
 
 export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceTimings = DEFAULT_PRESENCE_TIMINGS): PresenceEvent {
@@ -57,6 +81,12 @@ export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceT
  * online when a poll starts); `markActive` (an explicit action) sets online and bumps
  * last_active; with no activity for idleAfterMs an online user turns unavailable, and with
  * no poll for offlineAfterMs anyone turns offline.
+ *
+ * With several processes (`share` set), one process at a time holds a user (PresenceHold):
+ * a poll that starts where the user is not held claims them, and says so; the others stop
+ * running the user's timers but keep the record, which every write shares. Otherwise the
+ * process a user's polls had left marked them offline while they polled elsewhere, and
+ * answered with presence another process had since changed.
  */
 export class PresenceStream {
   private pos: number;
@@ -69,6 +99,13 @@ export class PresenceStream {
   private readonly now: () => number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private loaded: Promise<void> | undefined;
+  /** Breaks ties between holds claimed in the same millisecond (PresenceHold). */
+  private readonly rank = Math.random();
+  /**
+   * Tells the other processes of a record this process wrote or a user it now holds; set
+   * by the replication (Replicator.attach). Alone, a process holds every user it sees.
+   */
+  share: ((shared: SharedPresence) => void) | undefined;
 
   constructor(private readonly opts: PresenceStreamOptions, initialPosition: number) {
     this.pos = initialPosition;
@@ -86,7 +123,7 @@ export class PresenceStream {
     this.loaded ??= (async () => {
       const now = this.now();
       for (const record of await this.opts.store.presenceNotOffline()) {
-        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now });
+        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0 });
       }
       this.sweepTimer = setInterval(() => { void this.sweep(); }, this.timings.sweepIntervalMs);
       this.sweepTimer.unref?.();
@@ -128,7 +165,8 @@ export class PresenceStream {
     const prev = await this.get(userId);
     const now = this.now();
     if (prev && prev.presence === 'online' && now - prev.lastActiveTs < this.timings.lastActiveGranularityMs) {
-      this.liveOf(prev).record = { ...prev, lastActiveTs: now };
+      const l = this.live.get(userId);
+      if (l) l.record = { ...l.record, lastActiveTs: now };
       return this.pos;
     }
     return this.write(userId, { presence: 'online', statusMsg: prev?.statusMsg ?? null, lastActiveTs: now });
@@ -147,6 +185,9 @@ export class PresenceStream {
       online = (async () => {
         const prev = await this.get(userId);
         if (!prev || prev.presence === 'offline') await this.markActive(userId);
+        // online by another process's doing, or held by another: held here from now on
+        const l = this.live.get(userId) ?? (prev && prev.presence !== 'offline' ? this.liveOf(prev, 'foreign') : undefined);
+        if (l) this.claim(l);
       })().finally(() => this.goingOnline.delete(userId));
       this.goingOnline.set(userId, online);
     }
@@ -154,6 +195,45 @@ export class PresenceStream {
     const l = this.live.get(userId);
     if (!l) return () => {};
     return this.startSyncing(l);
+  }
+
+  /** This process holds the user from now on (their poll started here), and says so. */
+  private claim(l: Live): void {
+    if (l.hold === 'mine') return;
+    l.hold = 'mine';
+    // later than the hold it takes over, whatever the clocks say: the poll started after it
+    l.heldAt = Math.max(this.now(), l.heldAt + 1);
+    this.share?.({ record: l.record, hold: [l.heldAt, this.rank] });
+  }
+
+  /**
+   * Another process wrote this record (a newer one than any here wins) or, with `hold`,
+   * holds the user from now on.
+   */
+  applyShared({ record, hold }: SharedPresence): void {
+    const l = this.live.get(record.userId);
+    if (l && record.streamId < l.record.streamId) {
+      if (hold) this.yieldTo(l, hold);
+      return;
+    }
+    if (record.presence === 'offline') {
+      this.live.delete(record.userId);
+      return;
+    }
+    if (!l) {
+      // kept so that this process's own writes for the user do not take the hold from it
+      if (hold) this.liveOf(record, 'foreign').heldAt = hold[0];
+      return;
+    }
+    l.record = record;
+    if (hold) this.yieldTo(l, hold);
+  }
+
+  /** Every process ends up with the greatest hold it heard of (its own included) as the holder. */
+  private yieldTo(l: Live, [at, rank]: PresenceHold): void {
+    if (l.hold === 'mine' && (at < l.heldAt || (at === l.heldAt && rank < this.rank))) return;
+    l.hold = 'foreign';
+    l.heldAt = Math.max(l.heldAt, at);
   }
 
   private startSyncing(l: Live): () => void {
@@ -174,7 +254,7 @@ export class PresenceStream {
    */
   syncStartedNow(userId: string): (() => void) | undefined {
     const l = this.live.get(userId);
-    if (!l || l.record.presence === 'offline') return undefined;
+    if (!l || l.record.presence === 'offline' || l.hold !== 'mine') return undefined;
     return this.startSyncing(l);
   }
 
@@ -183,6 +263,8 @@ export class PresenceStream {
     const now = this.now();
     let changed = 0;
     for (const [userId, l] of [...this.live]) {
+      // its holder runs its timers
+      if (l.hold === 'foreign') continue;
       const r = l.record;
       if (r.presence !== 'offline' && l.syncing === 0 && now - l.lastSyncTs >= this.timings.offlineAfterMs
         && now - r.lastActiveTs >= this.timings.offlineAfterMs) {
@@ -220,9 +302,9 @@ export class PresenceStream {
     return presenceEvent(r, now, this.timings);
   }
 
-  private liveOf(record: PresenceRecord): Live {
+  private liveOf(record: PresenceRecord, hold: 'mine' | 'foreign'): Live {
     let l = this.live.get(record.userId);
-    if (!l) this.live.set(record.userId, (l = { record, syncing: 0, lastSyncTs: this.now() }));
+    if (!l) this.live.set(record.userId, (l = { record, syncing: 0, lastSyncTs: this.now(), hold, heldAt: hold === 'mine' ? this.now() : 0 }));
     return l;
   }
 
@@ -231,8 +313,19 @@ export class PresenceStream {
     this.pos = Math.max(this.pos, pos);
     const record: PresenceRecord = { userId, ...p, streamId: pos };
     this.recent.add(record);
+    let hold: PresenceHold | undefined;
     if (p.presence === 'offline') this.live.delete(userId);
-    else this.liveOf(record).record = record;
+    else {
+      const l = this.liveOf(record, 'mine');
+      l.record = record;
+      // a user another process holds stays with it; one held by nobody known is held here
+      if (l.hold === 'unknown') {
+        l.hold = 'mine';
+        l.heldAt = this.now();
+      }
+      if (l.hold === 'mine') hold = [l.heldAt, this.rank];
+    }
+    this.share?.(hold ? { record, hold } : { record });
     this.opts.notify(pos, userId);
     return pos;
   }

@@ -1,0 +1,88 @@
+/**
+ * Presence with three `axon start` processes on one database and no sticky routing: a
+ * user's polls that move between processes keep them online, and every process answers
+ * with the presence the others wrote. Runs in the PostgreSQL project only.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { register, REPLICATION_SECRET, request, startAxon, V1, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { until } from '../helpers/until.js';
+import { createRoom, enc, events, follow, membership } from '../sync/util.js';
+
+/** Short, so that the process sweeps (every 5 s) mark a user offline within a test. */
+const OFFLINE_AFTER_MS = 2_000;
+
+describe('three processes, one database: presence', () => {
+  let db: TestDatabase;
+  let dir: string;
+  const procs: RunningAxon[] = [];
+  const url = (i: number): string => procs[i]!.url;
+  let alice: Account;
+  let bob: Account;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = mkdtempSync(path.join(tmpdir(), 'axon-presence-'));
+    for (let i = 0; i < 3; i++) {
+      const config = writePostgresConfig(dir, db.url, 5, {
+        name: `homeserver-${i}.yaml`,
+        listeners: [{ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication' }],
+        extra: { worker_replication_secret: REPLICATION_SECRET, presence: { idle_after: '5m', offline_after: `${OFFLINE_AFTER_MS}ms` } },
+      });
+      // one after the other: the first runs the migrations
+      procs.push(await startAxon(config));
+    }
+    alice = await register(url(0));
+    bob = await register(url(1));
+    const roomId = await createRoom(url(2), alice, { preset: 'public_chat' });
+    expect(await membership(url(0), bob, roomId, 'join')).toBe(200);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const presenceOf = async (base: string, who: Account, of: Account): Promise<Record<string, unknown>> => {
+    const res = await request<Record<string, unknown>>(base, 'GET', `${V1}/presence/${enc(of.userId)}/status`, { token: who.accessToken });
+    expect(res.status).toBe(200);
+    return res.body;
+  };
+
+  it('a user whose polls move to another process stays online: the process they left does not mark them offline', async () => {
+    // alice comes online through process 0, then polls through process 1 only
+    expect((await events(url(0), alice, { timeout: 0 })).status).toBe(200);
+    const watch = (await events(url(2), bob, { timeout: 0 })).body.end;
+    let from = (await events(url(1), alice, { timeout: 0 })).body.end;
+    // three of process 0's sweeps, each long after alice's last poll there, while bob
+    // watches through process 2 (the store keeps a user's latest presence only, so a change
+    // undone before bob's next poll would not show later)
+    const window = 3 * 5_000 + 1_000;
+    const watching = follow(url(2), bob, watch, () => false, window + 500);
+    const stopAt = Date.now() + window;
+    while (Date.now() < stopAt) from = (await follow(url(1), alice, from, () => false, 1_000)).end;
+    const seen = (await watching).all
+      .filter((e) => e['type'] === 'm.presence' && (e['content'] as { user_id: string }).user_id === alice.userId)
+      .map((e) => (e['content'] as { presence: string }).presence);
+    expect(seen).not.toContain('offline');
+    expect(await presenceOf(url(0), bob, alice)).toMatchObject({ presence: 'online' });
+    // and once she stops polling, she does go offline
+    await until(() => presenceOf(url(2), bob, alice), (p) => p['presence'] === 'offline', 'alice offline', 5_000 + OFFLINE_AFTER_MS + 3_000);
+  }, 40_000);
+
+  it('every process answers with the presence another one wrote since, not what it held', async () => {
+    // bob's polls are held by process 0, which has his record in memory
+    expect((await events(url(0), bob, { timeout: 0 })).status).toBe(200);
+    expect(await presenceOf(url(0), alice, bob)).toMatchObject({ presence: 'online' });
+    const set = await request(url(1), 'PUT', `${V1}/presence/${enc(bob.userId)}/status`,
+      { token: bob.accessToken, body: { presence: 'unavailable', status_msg: 'in a meeting' } });
+    expect(set.status).toBe(200);
+    await until(() => presenceOf(url(0), alice, bob), (p) => p['presence'] === 'unavailable', 'bob unavailable on process 0', 2_000);
+    expect(await presenceOf(url(0), alice, bob)).toMatchObject({ presence: 'unavailable', status_msg: 'in a meeting' });
+    expect(await presenceOf(url(2), alice, bob)).toMatchObject({ presence: 'unavailable', status_msg: 'in a meeting' });
+  }, 20_000);
+});
