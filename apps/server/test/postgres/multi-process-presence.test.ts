@@ -12,7 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { until } from '../helpers/until.js';
 import { createRoom, enc, events, follow, membership } from '../sync/util.js';
 
-/** Short, so that the process sweeps (every 5 s) mark a user offline within a test. */
+/** Short, so that a user goes offline within a test (the sweeps run every eighth of it). */
 const OFFLINE_AFTER_MS = 2_000;
 
 describe('three processes, one database: presence', () => {
@@ -58,7 +58,7 @@ describe('three processes, one database: presence', () => {
     expect((await events(url(0), alice, { timeout: 0 })).status).toBe(200);
     const watch = (await events(url(2), bob, { timeout: 0 })).body.end;
     let from = (await events(url(1), alice, { timeout: 0 })).body.end;
-    // three of process 0's sweeps, each long after alice's last poll there, while bob
+    // eight times offline_after, and three sweeps of an earlier version's 5 s, while bob
     // watches through process 2 (the store keeps a user's latest presence only, so a change
     // undone before bob's next poll would not show later)
     const window = 3 * 5_000 + 1_000;
@@ -71,7 +71,7 @@ describe('three processes, one database: presence', () => {
     expect(seen).not.toContain('offline');
     expect(await presenceOf(url(0), bob, alice)).toMatchObject({ presence: 'online' });
     // and once she stops polling, she does go offline
-    await until(() => presenceOf(url(2), bob, alice), (p) => p['presence'] === 'offline', 'alice offline', 5_000 + OFFLINE_AFTER_MS + 3_000);
+    await until(() => presenceOf(url(2), bob, alice), (p) => p['presence'] === 'offline', 'alice offline', 2 * OFFLINE_AFTER_MS + 3_000);
   }, 40_000);
 
   it('every process answers with the presence another one wrote since, not what it held', async () => {

@@ -51,6 +51,11 @@ function processes(n: number, clock: { t: number }): { streams: PresenceStream[]
   return { streams, writes };
 }
 
+/** A poll's start, as SyncService makes it: at once when it can, else through syncStarted. */
+async function pollStarts(s: PresenceStream, userId: string): Promise<() => void> {
+  return s.syncStartedNow(userId) ?? await s.syncStarted(userId);
+}
+
 describe('PresenceStream with several processes', () => {
   it('a user whose polls moved to another process is not marked offline by the one they left', async () => {
     const clock = { t: 1_000_000 };
@@ -58,12 +63,11 @@ describe('PresenceStream with several processes', () => {
     (await a!.syncStarted('@ann:x'))();
     // from now on the user polls through b only, one poll after another
     clock.t += 1_000;
-    let release = await b!.syncStarted('@ann:x');
+    let release = await pollStarts(b!, '@ann:x');
     for (let i = 0; i < 6; i++) {
       clock.t += 10_000;
       release();
-      release = b!.syncStartedNow('@ann:x')!;
-      expect(release).toBeTypeOf('function');
+      release = await pollStarts(b!, '@ann:x');
       expect(await a!.sweep()).toBe(0);
       expect(await b!.sweep()).toBe(0);
     }
@@ -76,6 +80,46 @@ describe('PresenceStream with several processes', () => {
     expect(writes.map((w) => w.presence)).toEqual(['online', 'offline']);
     // and the record others kept is gone: the next poll anywhere marks them online again
     expect(a!.syncStartedNow('@ann:x')).toBeUndefined();
+  });
+
+  it('one poll held open on another process keeps the user online: that process claims them from its sweep', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b], writes } = processes(2, clock);
+    (await a!.syncStarted('@ann:x'))();
+    clock.t += 100;
+    const release = await pollStarts(b!, '@ann:x');
+    // the sweeps as often as the timers make them (an eighth of offlineAfterMs), for a minute
+    for (let i = 0; i < 16; i++) {
+      clock.t += 3_750;
+      expect((await a!.sweep()) + (await b!.sweep())).toBe(0);
+    }
+    expect(writes.map((w) => w.presence)).toEqual(['online']);
+    release();
+    for (let i = 0; i < 10; i++) {
+      clock.t += 3_750;
+      await a!.sweep();
+      await b!.sweep();
+    }
+    expect(writes.map((w) => w.presence)).toEqual(['online', 'offline']);
+  });
+
+  it('a user polling on two processes at once makes a claim now and then, not one per poll', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b] } = processes(2, clock);
+    (await a!.syncStarted('@ann:x'))();
+    let claims = 0;
+    for (const s of [a!, b!]) {
+      const share = s.share!;
+      s.share = (shared) => { if (shared.hold) claims++; share(shared); };
+    }
+    // 200 polls, alternating, 100 ms apart: 20 s
+    for (let i = 0; i < 200; i++) {
+      clock.t += 100;
+      (await pollStarts(i % 2 === 0 ? a! : b!, '@ann:x'))();
+    }
+    // one per quarter of offlineAfterMs at most
+    expect(claims).toBeGreaterThan(0);
+    expect(claims).toBeLessThanOrEqual(3);
   });
 
   it('answers with the presence another process wrote since', async () => {
@@ -97,19 +141,34 @@ describe('PresenceStream with several processes', () => {
     const clock = { t: 1_000_000 };
     const { streams: [a, b, c], writes } = processes(3, clock);
     (await c!.syncStarted('@ann:x'))();
+    // c's hold old enough for a poll elsewhere to claim the user
+    clock.t += 7_500;
     // a and b each take a poll of the user in the same millisecond, before hearing the other
     const told = new Map<PresenceStream, SharedPresence[]>([[a!, []], [b!, []]]);
     for (const s of [a!, b!]) s.share = (shared) => told.get(s)!.push(shared);
     for (const release of await Promise.all([a!.syncStarted('@ann:x'), b!.syncStarted('@ann:x')])) release();
     const [fromA, fromB] = [told.get(a!)!, told.get(b!)!];
-    // the same moment: later than the hold each knew of (c's), by as little as can be
-    expect(fromA.map((x) => x.hold?.[0])).toEqual([clock.t + 1]);
-    expect(fromB.map((x) => x.hold?.[0])).toEqual([clock.t + 1]);
+    expect(fromA.map((x) => x.hold?.[0])).toEqual([clock.t]);
+    expect(fromB.map((x) => x.hold?.[0])).toEqual([clock.t]);
     for (const x of fromA) { b!.applyShared(x); c!.applyShared(x); }
     for (const x of fromB) { a!.applyShared(x); c!.applyShared(x); }
     clock.t += 31_000;
     expect((await a!.sweep()) + (await b!.sweep()) + (await c!.sweep())).toBe(1);
     expect(writes.map((w) => w.presence)).toEqual(['online', 'offline']);
+  });
+
+  it('a claim is later than the hold it takes over, and a hold ages by the clock of who heard it, whatever the holder\'s says', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [b] } = processes(1, clock);
+    const told: SharedPresence[] = [];
+    b!.share = (shared) => told.push(shared);
+    // a holder whose clock is a minute ahead
+    b!.applyShared({ record: { userId: '@ann:x', presence: 'online', statusMsg: null, lastActiveTs: clock.t, streamId: 1 }, hold: [clock.t + 60_000, 0.5] });
+    (await pollStarts(b!, '@ann:x'))();
+    expect(told).toEqual([]);
+    clock.t += 7_500;
+    (await pollStarts(b!, '@ann:x'))();
+    expect(told.map((x) => x.hold?.[0])).toEqual([1_060_001]);
   });
 
   it('a process that has heard nothing of a user left online by an earlier run sweeps them', async () => {

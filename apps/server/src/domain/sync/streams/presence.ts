@@ -17,7 +17,7 @@ export interface PresenceTimings {
   idleAfterMs: number;
   /** Not syncing for this long: offline (Synapse's SYNC_ONLINE_TIMEOUT, 30 s). */
   offlineAfterMs: number;
-  /** How often the idle/offline sweep runs. */
+  /** How often the idle/offline sweep runs (at most an eighth of offlineAfterMs: see PresenceStream.claimAfterMs). */
   sweepIntervalMs: number;
   /** last_active changes more often than this are not announced (Synapse: 60 s). */
   lastActiveGranularityMs: number;
@@ -64,8 +64,10 @@ interface Live {
    * 'unknown': left online by a previous run; swept here until a poll claims the user.
    */
   hold: 'mine' | 'foreign' | 'unknown';
-  /** When the holder claimed the user: this process ('mine'), or the latest other one heard of ('foreign'). */
+  /** When the holder claimed the user, by its clock: this process ('mine'), or the latest other one heard of ('foreign'). */
   heldAt: number;
+  /** When this process claimed the user or heard of that hold, by its own clock (how old the hold is). */
+  heldSince: number;
 }
 
 export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceTimings = DEFAULT_PRESENCE_TIMINGS): PresenceEvent {
@@ -82,11 +84,14 @@ export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceT
  * last_active; with no activity for idleAfterMs an online user turns unavailable, and with
  * no poll for offlineAfterMs anyone turns offline.
  *
- * With several processes (`share` set), one process at a time holds a user (PresenceHold):
- * a poll that starts where the user is not held claims them, and says so; the others stop
- * running the user's timers but keep the record, which every write shares. Otherwise the
- * process a user's polls had left marked them offline while they polled elsewhere, and
- * answered with presence another process had since changed.
+ * With several processes (`share` set), one process at a time holds a user (PresenceHold)
+ * and runs their timers; the others keep the record, which every write shares. A process
+ * where the user polls claims them, and says so: at once if nobody it knows of holds them,
+ * otherwise once the hold is claimAfterMs old (at the poll's start, or from the sweep while
+ * the user polls there), so that a user polling on several processes at once makes a claim
+ * every claimAfterMs, not one per poll. Otherwise the process a user's polls had left marked
+ * them offline while they polled elsewhere, and answered with presence another process had
+ * since changed.
  */
 export class PresenceStream {
   private pos: number;
@@ -111,6 +116,9 @@ export class PresenceStream {
     this.pos = initialPosition;
     this.recent = new RecentPresence(initialPosition);
     this.timings = { ...DEFAULT_PRESENCE_TIMINGS, ...opts.timings };
+    if (opts.timings?.sweepIntervalMs === undefined) {
+      this.timings.sweepIntervalMs = Math.min(this.timings.sweepIntervalMs, Math.max(10, this.timings.offlineAfterMs / 8));
+    }
     this.now = opts.now ?? Date.now;
   }
 
@@ -123,7 +131,7 @@ export class PresenceStream {
     this.loaded ??= (async () => {
       const now = this.now();
       for (const record of await this.opts.store.presenceNotOffline()) {
-        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0 });
+        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0, heldSince: 0 });
       }
       this.sweepTimer = setInterval(() => { void this.sweep(); }, this.timings.sweepIntervalMs);
       this.sweepTimer.unref?.();
@@ -185,9 +193,9 @@ export class PresenceStream {
       online = (async () => {
         const prev = await this.get(userId);
         if (!prev || prev.presence === 'offline') await this.markActive(userId);
-        // online by another process's doing, or held by another: held here from now on
+        // online by another process's doing, or held by another a while: held here from now on
         const l = this.live.get(userId) ?? (prev && prev.presence !== 'offline' ? this.liveOf(prev, 'foreign') : undefined);
-        if (l) this.claim(l);
+        if (l && !this.heldWell(l, this.now())) this.claim(l);
       })().finally(() => this.goingOnline.delete(userId));
       this.goingOnline.set(userId, online);
     }
@@ -197,12 +205,29 @@ export class PresenceStream {
     return this.startSyncing(l);
   }
 
-  /** This process holds the user from now on (their poll started here), and says so. */
+  /**
+   * How old another process's hold must be before a poll here claims the user. The holder
+   * marks the user offline offlineAfterMs after its own last poll ended, at the earliest
+   * offlineAfterMs after its hold; a process where the user polls claims within
+   * claimAfterMs plus a sweep of the hold (or of its own claim, when it claimed from the
+   * sweep), so a quarter leaves half of offlineAfterMs for two sweeps and the message.
+   */
+  private get claimAfterMs(): number {
+    return this.timings.offlineAfterMs / 4;
+  }
+
+  /** Whether a poll here may take the user without claiming them: held here, or lately held elsewhere. */
+  private heldWell(l: Live, now: number): boolean {
+    return l.hold === 'mine' || (l.hold === 'foreign' && now - l.heldSince < this.claimAfterMs);
+  }
+
+  /** This process holds the user from now on (they poll here), and says so. */
   private claim(l: Live): void {
     if (l.hold === 'mine') return;
     l.hold = 'mine';
     // later than the hold it takes over, whatever the clocks say: the poll started after it
     l.heldAt = Math.max(this.now(), l.heldAt + 1);
+    l.heldSince = this.now();
     this.share?.({ record: l.record, hold: [l.heldAt, this.rank] });
   }
 
@@ -222,7 +247,7 @@ export class PresenceStream {
     }
     if (!l) {
       // kept so that this process's own writes for the user do not take the hold from it
-      if (hold) this.liveOf(record, 'foreign').heldAt = hold[0];
+      if (hold) this.yieldTo(this.liveOf(record, 'foreign'), hold);
       return;
     }
     l.record = record;
@@ -233,7 +258,10 @@ export class PresenceStream {
   private yieldTo(l: Live, [at, rank]: PresenceHold): void {
     if (l.hold === 'mine' && (at < l.heldAt || (at === l.heldAt && rank < this.rank))) return;
     l.hold = 'foreign';
-    l.heldAt = Math.max(l.heldAt, at);
+    if (at > l.heldAt) {
+      l.heldAt = at;
+      l.heldSince = this.now();
+    }
   }
 
   private startSyncing(l: Live): () => void {
@@ -254,7 +282,7 @@ export class PresenceStream {
    */
   syncStartedNow(userId: string): (() => void) | undefined {
     const l = this.live.get(userId);
-    if (!l || l.record.presence === 'offline' || l.hold !== 'mine') return undefined;
+    if (!l || l.record.presence === 'offline' || !this.heldWell(l, this.now())) return undefined;
     return this.startSyncing(l);
   }
 
@@ -263,8 +291,11 @@ export class PresenceStream {
     const now = this.now();
     let changed = 0;
     for (const [userId, l] of [...this.live]) {
-      // its holder runs its timers
-      if (l.hold === 'foreign') continue;
+      if (l.hold === 'foreign') {
+        // its holder runs its timers; a user who polled here since the hold is claimed (claimAfterMs)
+        if ((l.syncing > 0 || l.lastSyncTs > l.heldSince) && now - l.heldSince >= this.claimAfterMs) this.claim(l);
+        continue;
+      }
       const r = l.record;
       if (r.presence !== 'offline' && l.syncing === 0 && now - l.lastSyncTs >= this.timings.offlineAfterMs
         && now - r.lastActiveTs >= this.timings.offlineAfterMs) {
@@ -302,9 +333,15 @@ export class PresenceStream {
     return presenceEvent(r, now, this.timings);
   }
 
+  /** The user's entry, made if there is none: held here, or by another process (not polled here yet: lastSyncTs 0). */
   private liveOf(record: PresenceRecord, hold: 'mine' | 'foreign'): Live {
     let l = this.live.get(record.userId);
-    if (!l) this.live.set(record.userId, (l = { record, syncing: 0, lastSyncTs: this.now(), hold, heldAt: hold === 'mine' ? this.now() : 0 }));
+    if (!l) {
+      const now = this.now();
+      this.live.set(record.userId, (l = hold === 'mine'
+        ? { record, syncing: 0, lastSyncTs: now, hold, heldAt: now, heldSince: now }
+        : { record, syncing: 0, lastSyncTs: 0, hold, heldAt: 0, heldSince: 0 }));
+    }
     return l;
   }
 
@@ -321,7 +358,7 @@ export class PresenceStream {
       // a user another process holds stays with it; one held by nobody known is held here
       if (l.hold === 'unknown') {
         l.hold = 'mine';
-        l.heldAt = this.now();
+        l.heldAt = l.heldSince = this.now();
       }
       if (l.hold === 'mine') hold = [l.heldAt, this.rank];
     }
