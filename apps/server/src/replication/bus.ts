@@ -43,10 +43,11 @@ export type ReplicationMessage =
   | { readonly t: 'presence'; readonly pos: number; readonly userId: string }
   /**
    * A user's presence record, as the sender wrote or holds it; `hold`, when there, says the
-   * sender runs the user's presence timers from then on (PresenceStream's PresenceHold).
+   * sender runs the user's presence timers from then on (PresenceStream's PresenceHold), and
+   * `seen` when the sender last saw the user poll.
    */
   | { readonly t: 'presence_state'; readonly userId: string; readonly presence: PresenceState; readonly statusMsg: string | null;
-    readonly lastActiveTs: number; readonly streamId: number; readonly hold?: readonly [at: number, rank: number] }
+    readonly lastActiveTs: number; readonly streamId: number; readonly hold?: readonly [at: number, rank: number]; readonly seen?: number }
   /** Typing is not stored: each process applies it to its own in-memory typing stream. */
   | { readonly t: 'typing'; readonly roomId: string; readonly userId: string; readonly typing: boolean; readonly timeoutMs: number };
 

@@ -56,6 +56,10 @@ interface Peer {
 const isPos = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isStr = (v: unknown): v is string => typeof v === 'string';
 
+/** A PresenceHold: a time by the claimer's clock, no later than a day past this one's (so that later claims can pass it), and a rank in [0, 1). */
+const isHold = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && isPos(v[0]) && (v[0] as number) <= Date.now() + 86_400_000
+  && typeof v[1] === 'number' && v[1] >= 0 && v[1] < 1;
+
 /** Whether `m` is a message the replicator can take (it comes from another process, or from anyone who can NOTIFY). */
 function wellFormed(m: unknown): m is ReplicationMessage {
   if (typeof m !== 'object' || m === null) return false;
@@ -72,7 +76,7 @@ function wellFormed(m: unknown): m is ReplicationMessage {
     case 'presence_state':
       return isStr(r['userId']) && (r['presence'] === 'online' || r['presence'] === 'unavailable' || r['presence'] === 'offline')
         && (r['statusMsg'] === null || isStr(r['statusMsg'])) && Number.isSafeInteger(r['lastActiveTs']) && isPos(r['streamId'])
-        && (r['hold'] === undefined || (Array.isArray(r['hold']) && r['hold'].length === 2 && r['hold'].every((v) => Number.isFinite(v))));
+        && (r['hold'] === undefined || isHold(r['hold'])) && (r['seen'] === undefined || isPos(r['seen']));
     case 'typing': return isStr(r['roomId']) && isStr(r['userId']) && typeof r['typing'] === 'boolean' && typeof r['timeoutMs'] === 'number';
     default: return false;
   }

@@ -147,11 +147,15 @@ export class Replicator {
       if (!this.closed) this.bus.publish({ t: 'typing', roomId, userId, typing: isTyping, timeoutMs });
       return pos;
     };
-    sync.streams.presence.share = ({ record, hold }) => {
-      if (!this.closed) this.bus.publish({ t: 'presence_state', ...record, ...(hold ? { hold } : {}) });
+    sync.streams.presence.share = ({ record, hold, seen }) => {
+      if (!this.closed) this.bus.publish({ t: 'presence_state', ...record, ...(hold ? { hold } : {}), ...(seen !== undefined ? { seen } : {}) });
     };
     this.bus.onMessage((m) => this.onMessage(m, setTyping));
-    this.bus.onReconnect(() => this.catchUp());
+    this.bus.onReconnect(() => {
+      this.catchUp();
+      // claims made while the bus was down may be lost: the others may each think they hold
+      sync.streams.presence.shareHolds();
+    });
     // what this process committed while it thought itself alone, fed yet or not
     this.bus.onPeer?.(() => {
       const pos = Math.max(this.last, this.ownHigh);
@@ -238,8 +242,10 @@ export class Replicator {
         sync.notifier.onNewEvent('presence', m.pos, { users: [m.userId], rooms: sync.membership.joinedRooms(m.userId) });
         break;
       case 'presence_state': {
-        const { userId, presence, statusMsg, lastActiveTs, streamId, hold } = m;
-        sync.streams.presence.applyShared({ record: { userId, presence, statusMsg, lastActiveTs, streamId }, ...(hold ? { hold } : {}) });
+        const { userId, presence, statusMsg, lastActiveTs, streamId, hold, seen } = m;
+        sync.streams.presence.applyShared({
+          record: { userId, presence, statusMsg, lastActiveTs, streamId }, ...(hold ? { hold } : {}), ...(seen !== undefined ? { seen } : {}),
+        });
         break;
       }
       case 'typing':

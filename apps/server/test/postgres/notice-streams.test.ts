@@ -313,8 +313,11 @@ describe('replication notice streams', () => {
       { t: 'presence_state', userId: '@u:x', presence: 'asleep', statusMsg: null, lastActiveTs: 1, streamId: 1 },
       { t: 'presence_state', userId: '@u:x', presence: 'online', statusMsg: 5, lastActiveTs: 1, streamId: 1 },
       { t: 'presence_state', userId: '@u:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [1] },
+      // a hold no later claim could pass, a rank above every real one
+      { t: 'presence_state', userId: '@u:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [Date.now() + 2 * 86_400_000, 0.5] },
+      { t: 'presence_state', userId: '@u:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [1, 2] },
       { t: 'redacted', eventId: '$ok:x' }]);
-    const presence = { t: 'presence_state', userId: '@e5:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [2, 0.5] };
+    const presence = { t: 'presence_state', userId: '@e5:x', presence: 'online', statusMsg: null, lastActiveTs: 1, streamId: 1, hold: [2, 0.5], seen: 3 };
     await raw('00000000000000e5', [{ t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }, presence, { t: 'bye' }]);
     await until(() => b.received.length, (n) => n >= 3, 'the well-formed messages');
     expect(b.received).toEqual([{ t: 'redacted', eventId: '$ok:x' }, { t: 'typing', roomId: '!r:x', userId: '@e5:x', typing: true, timeoutMs: 1000 }, presence]);

@@ -2,22 +2,35 @@ import { describe, expect, it } from 'vitest';
 import type { PresenceRecord, StreamStore } from '../../../storage/streams.js';
 import { PresenceStream, type SharedPresence } from './presence.js';
 
-/** Presence rows in memory, answering a few milliseconds later, as a database over a network does. */
-function slowStore(): { store: StreamStore; writes: Omit<PresenceRecord, 'streamId'>[] } {
+interface MemoryStore {
+  store: StreamStore;
+  writes: Omit<PresenceRecord, 'streamId'>[];
+  rows: Map<string, PresenceRecord>;
+  /** How long a write's answer takes, from the commit (ms). */
+  replyMs: number;
+}
+
+/**
+ * Presence rows in memory, answering `delayMs` later as a database over a network does (a
+ * write commits at once; its answer takes replyMs, which tests may change).
+ */
+function slowStore(delayMs = 3): MemoryStore {
   const rows = new Map<string, PresenceRecord>();
   const writes: Omit<PresenceRecord, 'streamId'>[] = [];
   let pos = 0;
-  const later = <T>(v: () => T): Promise<T> => new Promise((r) => setTimeout(() => r(v()), 3));
-  const store = {
+  const later = <T>(v: () => T, ms = delayMs): Promise<T> => (ms === 0 ? Promise.resolve(v()) : new Promise((r) => setTimeout(() => r(v()), ms)));
+  const memory: MemoryStore = { store: undefined as unknown as StreamStore, writes, rows, replyMs: delayMs };
+  memory.store = {
     presenceOf: (ids: readonly string[]) => later(() => ids.flatMap((id) => (rows.has(id) ? [rows.get(id)!] : []))),
-    putPresence: (p: Omit<PresenceRecord, 'streamId'>) => later(() => {
+    putPresence: (p: Omit<PresenceRecord, 'streamId'>) => {
       writes.push(p);
-      rows.set(p.userId, { ...p, streamId: ++pos });
-      return pos;
-    }),
+      const at = ++pos;
+      rows.set(p.userId, { ...p, streamId: at });
+      return later(() => at, memory.replyMs);
+    },
     presenceNotOffline: () => later(() => [...rows.values()].filter((r) => r.presence !== 'offline')),
   } as Partial<StreamStore> as StreamStore;
-  return { store, writes };
+  return memory;
 }
 
 describe('PresenceStream.syncStarted', () => {
@@ -39,17 +52,18 @@ describe('PresenceStream.syncStarted', () => {
   });
 });
 
-/** Processes on one store, each told of the others' shared presence, as the replication does. */
-function processes(n: number, clock: { t: number }): { streams: PresenceStream[]; writes: Omit<PresenceRecord, 'streamId'>[] } {
-  const { store, writes } = slowStore();
-  const streams = Array.from({ length: n }, () => new PresenceStream({
-    store, notify: () => {}, now: () => clock.t, timings: { offlineAfterMs: 30_000, idleAfterMs: 300_000 },
-  }, 0));
+const TIMINGS = { offlineAfterMs: 30_000, idleAfterMs: 300_000 };
+
+/** Processes on one store, each told of the others' shared presence at once, as the replication does a moment later. */
+function processes(n: number, clock: { t: number }, memory = slowStore()): MemoryStore & { streams: PresenceStream[] } {
+  const streams = Array.from({ length: n }, () => new PresenceStream({ store: memory.store, notify: () => {}, now: () => clock.t, timings: TIMINGS }, 0));
   streams.forEach((s, i) => {
     s.share = (shared) => streams.forEach((other, j) => { if (j !== i) other.applyShared(shared); });
   });
-  return { streams, writes };
+  return { ...memory, streams };
 }
+
+const hasEntry = (s: PresenceStream, userId: string): boolean => (s as unknown as { live: Map<string, unknown> }).live.has(userId);
 
 /** A poll's start, as SyncService makes it: at once when it can, else through syncStarted. */
 async function pollStarts(s: PresenceStream, userId: string): Promise<() => void> {
@@ -176,11 +190,161 @@ describe('PresenceStream with several processes', () => {
     const first = processes(1, clock);
     (await first.streams[0]!.syncStarted('@ann:x'))();
     // a new process on the same store, and nobody polls again
-    const later = new PresenceStream({ store: (first.streams[0] as unknown as { opts: { store: StreamStore } }).opts.store, notify: () => {}, now: () => clock.t }, 1);
+    const later = new PresenceStream({ store: first.store, notify: () => {}, now: () => clock.t }, 1);
     await later.start();
     later.stop();
     clock.t += 31_000;
     expect(await later.sweep()).toBe(1);
     expect(first.writes.map((w) => w.presence)).toEqual(['online', 'offline']);
+  });
+  it('a claim that crosses the holder\'s offline write brings back no stale record, and the poller writes the user online again', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b], writes, rows } = processes(2, clock);
+    (await a!.syncStarted('@ann:x'))();
+    clock.t += 30_000;
+    // b's messages are on their way while a's sweep writes the user offline and her poll starts on b
+    const fromB: SharedPresence[] = [];
+    const shareB = b!.share!;
+    b!.share = (x) => fromB.push(x);
+    const sweeping = a!.sweep();
+    const releaseB = await pollStarts(b!, '@ann:x');
+    expect(await sweeping).toBe(1);
+    b!.share = shareB;
+    for (const x of fromB) a!.applyShared(x);
+    // b's claim came with the record from before the offline: a keeps nothing of it
+    expect(hasEntry(a!, '@ann:x')).toBe(false);
+    // b, with her poll open, heard the offline and wrote her online again, held there
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writes.map((w) => w.presence)).toEqual(['online', 'offline', 'online']);
+    expect(await a!.get('@ann:x')).toMatchObject({ presence: 'online', streamId: rows.get('@ann:x')!.streamId });
+    releaseB();
+    // her next polls are on a: nothing more is written while she polls
+    clock.t += 1_000;
+    const releaseA = await pollStarts(a!, '@ann:x');
+    for (let i = 0; i < 10; i++) {
+      clock.t += 3_750;
+      await a!.sweep();
+      await b!.sweep();
+    }
+    expect(writes.map((w) => w.presence)).toEqual(['online', 'offline', 'online']);
+    releaseA();
+  });
+
+  it('a write does not replace a newer record heard while its answer was on its way', async () => {
+    const clock = { t: 1_000_000 };
+    const memory = slowStore(0);
+    const { streams: [a, b], rows } = processes(2, clock, memory);
+    const polling = await a!.syncStarted('@ann:x');
+    clock.t += 300_000;
+    // a's sweep turns her unavailable, and its answer is slow; b's PUT lands meanwhile
+    memory.replyMs = 30;
+    const sweeping = a!.sweep();
+    memory.replyMs = 0;
+    await b!.set('@ann:x', 'online', 'back');
+    await sweeping;
+    expect(rows.get('@ann:x')).toMatchObject({ streamId: 3, presence: 'online', statusMsg: 'back' });
+    expect(await a!.get('@ann:x')).toMatchObject({ streamId: 3, presence: 'online', statusMsg: 'back' });
+    polling();
+  });
+
+  it('a claim that loses (its maker\'s clock behind) is answered, so only one process holds the user', async () => {
+    const clock = { t: 1_000_000 };
+    const memory = slowStore();
+    const a = new PresenceStream({ store: memory.store, notify: () => {}, now: () => clock.t + 60_000, timings: TIMINGS }, 0);
+    const release = await a.syncStarted('@ann:x');
+    clock.t += 1_000;
+    // b starts with her left online ('unknown'), and takes one short poll: its claim is older than a's hold
+    const b = new PresenceStream({ store: memory.store, notify: () => {}, now: () => clock.t, timings: TIMINGS }, 1);
+    await b.start();
+    b.stop();
+    a.share = (x) => b.applyShared(x);
+    b.share = (x) => a.applyShared(x);
+    (await pollStarts(b, '@ann:x'))();
+    for (let i = 0; i < 30; i++) {
+      clock.t += 3_750;
+      await a.sweep();
+      await b.sweep();
+    }
+    // she polls on a all along
+    expect(memory.writes.map((w) => w.presence)).toEqual(['online']);
+    release();
+  });
+
+  it('a new holder\'s offline timer starts from the latest poll any process saw, not its own older one', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b], writes } = processes(2, clock);
+    (await a!.syncStarted('@ann:x'))();
+    clock.t += 1_000;
+    // one short poll on b (a's hold is young: no claim), then polls on a until t + 7.4 s
+    (await pollStarts(b!, '@ann:x'))();
+    clock.t += 1_000;
+    const onA = await pollStarts(a!, '@ann:x');
+    clock.t += 5_400;
+    onA();
+    const lastPoll = clock.t;
+    // b's sweep claims her (its poll came after a's hold), and a tells it of its later poll
+    clock.t += 100;
+    await b!.sweep();
+    while (clock.t < lastPoll + 30_000 - 250) {
+      clock.t += 250;
+      await a!.sweep();
+      await b!.sweep();
+    }
+    expect(writes.map((w) => w.presence)).toEqual(['online']);
+    clock.t += 4_000;
+    await a!.sweep();
+    await b!.sweep();
+    expect(writes.map((w) => w.presence)).toEqual(['online', 'offline']);
+  });
+
+  it('at random: never offline while a poll is open anywhere or sooner than offline_after after the last, once, and always in the end', async () => {
+    // a fixed seed: the same runs every time
+    let seed = 1;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    let early = 0;
+    let offline = 0;
+    for (let run = 0; run < 100; run++) {
+      const clock = { t: 1_000_000 };
+      const { streams, writes } = processes(3, clock, slowStore(0));
+      // each process sweeps every 3.75 s (an eighth of offline_after), out of step with the others
+      const phase = streams.map(() => Math.floor(random() * 15) * 250);
+      const open: ((() => void) | null)[] = streams.map(() => null);
+      let lastPoll = 0;
+      for (let step = 0; step < 2_000; step++) {
+        clock.t += 250;
+        for (let i = 0; i < streams.length; i++) {
+          if (random() >= (open[i] ? 0.2 : 0.004 * (i + 1))) continue;
+          if (open[i]) {
+            open[i]!();
+            open[i] = null;
+          } else {
+            open[i] = await pollStarts(streams[i]!, '@u:x');
+          }
+        }
+        if (open.some(Boolean)) lastPoll = clock.t;
+        for (let i = 0; i < streams.length; i++) {
+          if ((clock.t - 1_000_000 + phase[i]!) % 3_750 !== 0) continue;
+          const before = writes.length;
+          await streams[i]!.sweep();
+          const offlines = writes.slice(before).filter((w) => w.presence === 'offline').length;
+          offline += offlines;
+          if (offlines > 0 && (open.some(Boolean) || clock.t - lastPoll < 30_000)) early++;
+        }
+      }
+      for (const release of open) release?.();
+      for (let i = 0; i < 20; i++) {
+        clock.t += 3_750;
+        for (const s of streams) await s.sweep();
+      }
+      const presences = writes.map((w) => w.presence);
+      expect(presences.at(-1)).toBe('offline');
+      // no two offline writes in a row (two holders)
+      expect(presences.some((p, i) => p === 'offline' && presences[i - 1] === 'offline')).toBe(false);
+    }
+    expect(offline).toBeGreaterThan(100);
+    expect(early).toBe(0);
   });
 });

@@ -43,7 +43,12 @@ export interface SharedPresence {
   readonly record: PresenceRecord;
   /** There when the sender holds the user from now on. */
   readonly hold?: PresenceHold;
+  /** When the sender last saw the user poll (now, with a poll open), for the holder's offline timer. */
+  readonly seen?: number;
 }
+
+/** Offline users whose last record a process remembers (PresenceStream.gone) at most. */
+const MAX_GONE = 50_000;
 
 export interface PresenceStreamOptions {
   readonly store: StreamStore;
@@ -58,16 +63,19 @@ interface Live {
   syncing: number;
   lastSyncTs: number;
   /**
-   * 'mine': this process holds the user (their latest poll started here, or it wrote their
-   * presence and knew of no other holder) and runs their idle and offline timers.
+   * 'mine': this process holds the user (it claimed them, or wrote their presence knowing
+   * of no other holder) and runs their idle and offline timers.
    * 'foreign': another process does; the record is kept current from its messages.
-   * 'unknown': left online by a previous run; swept here until a poll claims the user.
+   * 'unknown': left online by a previous run, and no claim heard; swept here until a poll
+   * claims the user.
    */
   hold: 'mine' | 'foreign' | 'unknown';
   /** When the holder claimed the user, by its clock: this process ('mine'), or the latest other one heard of ('foreign'). */
   heldAt: number;
   /** When this process claimed the user or heard of that hold, by its own clock (how old the hold is). */
   heldSince: number;
+  /** The latest poll of the user other processes told of (SharedPresence.seen): the offline timer runs from it too. */
+  seenElsewhere: number;
 }
 
 export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceTimings = DEFAULT_PRESENCE_TIMINGS): PresenceEvent {
@@ -100,6 +108,11 @@ export class PresenceStream {
   private readonly recent: RecentPresence;
   /** syncStarted's offline-to-online step in flight, per user. */
   private readonly goingOnline = new Map<string, Promise<void>>();
+  /**
+   * The position of the offline record that ended each user's entry here: an older record
+   * heard later (a claim that crossed it) must not bring the entry back.
+   */
+  private readonly gone = new Map<string, number>();
   readonly timings: PresenceTimings;
   private readonly now: () => number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -116,9 +129,7 @@ export class PresenceStream {
     this.pos = initialPosition;
     this.recent = new RecentPresence(initialPosition);
     this.timings = { ...DEFAULT_PRESENCE_TIMINGS, ...opts.timings };
-    if (opts.timings?.sweepIntervalMs === undefined) {
-      this.timings.sweepIntervalMs = Math.min(this.timings.sweepIntervalMs, Math.max(10, this.timings.offlineAfterMs / 8));
-    }
+    if (opts.timings?.sweepIntervalMs === undefined) this.fitSweepInterval();
     this.now = opts.now ?? Date.now;
   }
 
@@ -126,12 +137,17 @@ export class PresenceStream {
     return this.pos;
   }
 
+  /** At most every eighth of offlineAfterMs, for the claims (claimAfterMs). */
+  private fitSweepInterval(): void {
+    this.timings.sweepIntervalMs = Math.min(DEFAULT_PRESENCE_TIMINGS.sweepIntervalMs, Math.max(10, this.timings.offlineAfterMs / 8));
+  }
+
   /** Loads users left online by a previous run (they expire like anyone) and starts the sweep. */
   start(): Promise<void> {
     this.loaded ??= (async () => {
       const now = this.now();
       for (const record of await this.opts.store.presenceNotOffline()) {
-        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0, heldSince: 0 });
+        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0, heldSince: 0, seenElsewhere: 0 });
       }
       this.sweepTimer = setInterval(() => { void this.sweep(); }, this.timings.sweepIntervalMs);
       this.sweepTimer.unref?.();
@@ -147,6 +163,7 @@ export class PresenceStream {
   /** Changes the intervals (tests, config); restarts the sweep if it runs. */
   configure(timings: Partial<PresenceTimings>): void {
     Object.assign(this.timings, timings);
+    if (timings.offlineAfterMs !== undefined && timings.sweepIntervalMs === undefined) this.fitSweepInterval();
     if (this.sweepTimer !== undefined) {
       clearInterval(this.sweepTimer);
       this.sweepTimer = setInterval(() => { void this.sweep(); }, this.timings.sweepIntervalMs);
@@ -195,7 +212,7 @@ export class PresenceStream {
         if (!prev || prev.presence === 'offline') await this.markActive(userId);
         // online by another process's doing, or held by another a while: held here from now on
         const l = this.live.get(userId) ?? (prev && prev.presence !== 'offline' ? this.liveOf(prev, 'foreign') : undefined);
-        if (l && !this.heldWell(l, this.now())) this.claim(l);
+        if (l && this.mayClaim(l, this.now())) this.claim(l);
       })().finally(() => this.goingOnline.delete(userId));
       this.goingOnline.set(userId, online);
     }
@@ -206,61 +223,112 @@ export class PresenceStream {
   }
 
   /**
-   * How old another process's hold must be before a poll here claims the user. The holder
-   * marks the user offline offlineAfterMs after its own last poll ended, at the earliest
-   * offlineAfterMs after its hold; a process where the user polls claims within
-   * claimAfterMs plus a sweep of the hold (or of its own claim, when it claimed from the
-   * sweep), so a quarter leaves half of offlineAfterMs for two sweeps and the message.
+   * How old another process's hold must be before a poll here claims the user. A claim says
+   * when its maker last saw the user poll, and a process that saw a later one says so as it
+   * yields (`seen`): so the new holder's offline timer starts from the latest poll anyone
+   * saw until then. A process where the user polls after that claims the user (at the
+   * poll's start, or from its sweep, while the poll is open or after it ended) within
+   * claimAfterMs and a sweep (an eighth) of hearing of the hold: the holder's timer runs
+   * offlineAfterMs from no earlier than its hold, which leaves more than half of it for the
+   * messages.
    */
   private get claimAfterMs(): number {
     return this.timings.offlineAfterMs / 4;
   }
 
-  /** Whether a poll here may take the user without claiming them: held here, or lately held elsewhere. */
-  private heldWell(l: Live, now: number): boolean {
-    return l.hold === 'mine' || (l.hold === 'foreign' && now - l.heldSince < this.claimAfterMs);
+  /** Whether a poll here claims the user: nobody is known to hold them, or another process has for claimAfterMs. */
+  private mayClaim(l: Live, now: number): boolean {
+    return l.hold === 'unknown' || (l.hold === 'foreign' && now - l.heldSince >= this.claimAfterMs);
   }
 
   /** This process holds the user from now on (they poll here), and says so. */
   private claim(l: Live): void {
     if (l.hold === 'mine') return;
+    const now = this.now();
     l.hold = 'mine';
     // later than the hold it takes over, whatever the clocks say: the poll started after it
-    l.heldAt = Math.max(this.now(), l.heldAt + 1);
-    l.heldSince = this.now();
-    this.share?.({ record: l.record, hold: [l.heldAt, this.rank] });
+    l.heldAt = Math.max(now, l.heldAt + 1);
+    l.heldSince = now;
+    this.shareHold(l, now);
+  }
+
+  private shareHold(l: Live, now: number): void {
+    this.share?.({ record: l.record, hold: [l.heldAt, this.rank], seen: this.lastSeen(l, now) });
+  }
+
+  /** When this process last saw the user poll: now, while a poll is open. */
+  private lastSeen(l: Live, now: number): number {
+    return l.syncing > 0 ? now : l.lastSyncTs;
+  }
+
+  /** Says again which users this process holds (the bus was down: claims may have been lost). */
+  shareHolds(): void {
+    const now = this.now();
+    for (const l of this.live.values()) if (l.hold === 'mine') this.shareHold(l, now);
   }
 
   /**
    * Another process wrote this record (a newer one than any here wins) or, with `hold`,
    * holds the user from now on.
    */
-  applyShared({ record, hold }: SharedPresence): void {
-    const l = this.live.get(record.userId);
-    if (l && record.streamId < l.record.streamId) {
-      if (hold) this.yieldTo(l, hold);
+  applyShared({ record, hold, seen }: SharedPresence): void {
+    const userId = record.userId;
+    const l = this.live.get(userId);
+    if (l && seen !== undefined && seen > l.seenElsewhere) l.seenElsewhere = seen;
+    if (record.streamId < (l ? l.record.streamId : this.gone.get(userId) ?? -1)) {
+      if (l && hold) this.yieldTo(l, hold, seen);
       return;
     }
     if (record.presence === 'offline') {
-      this.live.delete(record.userId);
+      // The holder saw no poll for offlineAfterMs, but one is open here (its claim crossed
+      // that write, or was lost): online again, held here.
+      if (l && l.syncing > 0) {
+        l.record = record;
+        l.hold = 'unknown';
+        this.backOnline(l);
+      } else {
+        this.forget(userId, record.streamId);
+      }
       return;
     }
     if (!l) {
       // kept so that this process's own writes for the user do not take the hold from it
-      if (hold) this.yieldTo(this.liveOf(record, 'foreign'), hold);
+      if (hold) this.yieldTo(this.liveOf(record, 'foreign'), hold, seen);
       return;
     }
     l.record = record;
-    if (hold) this.yieldTo(l, hold);
+    if (hold) this.yieldTo(l, hold, seen);
   }
 
-  /** Every process ends up with the greatest hold it heard of (its own included) as the holder. */
-  private yieldTo(l: Live, [at, rank]: PresenceHold): void {
-    if (l.hold === 'mine' && (at < l.heldAt || (at === l.heldAt && rank < this.rank))) return;
+  private backOnline(l: Live): void {
+    const userId = l.record.userId;
+    if (this.goingOnline.has(userId)) return;
+    const online = this.write(userId, { presence: 'online', statusMsg: l.record.statusMsg, lastActiveTs: this.now() })
+      .then(() => {}, () => {})
+      .finally(() => this.goingOnline.delete(userId));
+    this.goingOnline.set(userId, online);
+  }
+
+  /**
+   * Every process ends up with the greatest hold it heard of (its own included) as the
+   * holder. A claimer whose claim loses has not heard of the hold that beats it (a message
+   * lost, a clock behind), so it is told again. A process that saw the user poll later than
+   * a new holder did tells it so.
+   */
+  private yieldTo(l: Live, [at, rank]: PresenceHold, seen: number | undefined): void {
+    const now = this.now();
+    if (l.hold === 'mine' && (at < l.heldAt || (at === l.heldAt && rank < this.rank))) {
+      this.shareHold(l, now);
+      return;
+    }
+    // (an entry left by a previous run has seen no poll here)
+    const polledHere = l.hold !== 'unknown' && l.lastSyncTs > 0;
     l.hold = 'foreign';
     if (at > l.heldAt) {
       l.heldAt = at;
-      l.heldSince = this.now();
+      l.heldSince = now;
+      const mine = this.lastSeen(l, now);
+      if (polledHere && mine > (seen ?? 0)) this.share?.({ record: l.record, seen: mine });
     }
   }
 
@@ -282,7 +350,7 @@ export class PresenceStream {
    */
   syncStartedNow(userId: string): (() => void) | undefined {
     const l = this.live.get(userId);
-    if (!l || l.record.presence === 'offline' || !this.heldWell(l, this.now())) return undefined;
+    if (!l || l.record.presence === 'offline' || this.mayClaim(l, this.now())) return undefined;
     return this.startSyncing(l);
   }
 
@@ -290,17 +358,18 @@ export class PresenceStream {
   async sweep(): Promise<number> {
     const now = this.now();
     let changed = 0;
+    // first the claims, which the writes below would hold up: a user who polled here since
+    // another process's hold, once it is claimAfterMs old (its holder does not know of it)
+    for (const l of this.live.values()) {
+      if (l.hold === 'foreign' && (l.syncing > 0 || l.lastSyncTs > l.heldSince) && this.mayClaim(l, now)) this.claim(l);
+    }
     for (const [userId, l] of [...this.live]) {
-      if (l.hold === 'foreign') {
-        // its holder runs its timers; a user who polled here since the hold is claimed (claimAfterMs)
-        if ((l.syncing > 0 || l.lastSyncTs > l.heldSince) && now - l.heldSince >= this.claimAfterMs) this.claim(l);
-        continue;
-      }
+      // its holder runs its timers
+      if (l.hold === 'foreign') continue;
       const r = l.record;
-      if (r.presence !== 'offline' && l.syncing === 0 && now - l.lastSyncTs >= this.timings.offlineAfterMs
+      if (r.presence !== 'offline' && l.syncing === 0 && now - Math.max(l.lastSyncTs, l.seenElsewhere) >= this.timings.offlineAfterMs
         && now - r.lastActiveTs >= this.timings.offlineAfterMs) {
         await this.write(userId, { presence: 'offline', statusMsg: r.statusMsg, lastActiveTs: r.lastActiveTs });
-        this.live.delete(userId);
         changed++;
       } else if (r.presence === 'online' && now - r.lastActiveTs >= this.timings.idleAfterMs) {
         await this.write(userId, { presence: 'unavailable', statusMsg: r.statusMsg, lastActiveTs: r.lastActiveTs });
@@ -337,12 +406,21 @@ export class PresenceStream {
   private liveOf(record: PresenceRecord, hold: 'mine' | 'foreign'): Live {
     let l = this.live.get(record.userId);
     if (!l) {
+      this.gone.delete(record.userId);
       const now = this.now();
       this.live.set(record.userId, (l = hold === 'mine'
-        ? { record, syncing: 0, lastSyncTs: now, hold, heldAt: now, heldSince: now }
-        : { record, syncing: 0, lastSyncTs: 0, hold, heldAt: 0, heldSince: 0 }));
+        ? { record, syncing: 0, lastSyncTs: now, hold, heldAt: now, heldSince: now, seenElsewhere: 0 }
+        : { record, syncing: 0, lastSyncTs: 0, hold, heldAt: 0, heldSince: 0, seenElsewhere: 0 }));
     }
     return l;
+  }
+
+  /** Ends the user's entry at an offline record (gone). */
+  private forget(userId: string, streamId: number): void {
+    this.live.delete(userId);
+    this.gone.delete(userId);
+    this.gone.set(userId, streamId);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
   }
 
   private async write(userId: string, p: Omit<PresenceRecord, 'streamId' | 'userId'>): Promise<number> {
@@ -351,16 +429,21 @@ export class PresenceStream {
     const record: PresenceRecord = { userId, ...p, streamId: pos };
     this.recent.add(record);
     let hold: PresenceHold | undefined;
-    if (p.presence === 'offline') this.live.delete(userId);
-    else {
-      const l = this.liveOf(record, 'mine');
-      l.record = record;
-      // a user another process holds stays with it; one held by nobody known is held here
-      if (l.hold === 'unknown') {
-        l.hold = 'mine';
-        l.heldAt = l.heldSince = this.now();
+    const known = this.live.get(userId)?.record.streamId ?? this.gone.get(userId) ?? -1;
+    // unless another process wrote a newer record while this one was on its way
+    if (pos >= known) {
+      if (p.presence === 'offline') {
+        this.forget(userId, pos);
+      } else {
+        const l = this.liveOf(record, 'mine');
+        l.record = record;
+        // a user another process holds stays with it; one held by nobody known is held here
+        if (l.hold === 'unknown') {
+          l.hold = 'mine';
+          l.heldAt = l.heldSince = this.now();
+        }
+        if (l.hold === 'mine') hold = [l.heldAt, this.rank];
       }
-      if (l.hold === 'mine') hold = [l.heldAt, this.rank];
     }
     this.share?.(hold ? { record, hold } : { record });
     this.opts.notify(pos, userId);
