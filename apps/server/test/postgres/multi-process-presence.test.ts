@@ -3,12 +3,9 @@
  * user's polls that move between processes keep them online, and every process answers
  * with the presence the others wrote. Runs in the PostgreSQL project only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { register, REPLICATION_SECRET, request, startAxon, V1, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { register, REPLICATION_SECRET, request, V1, writePostgresConfig, type Account } from '../helpers/index.js';
+import { startDeployment, type Deployment } from '../helpers/deployment.js';
 import { until } from '../helpers/until.js';
 import { createRoom, enc, events, follow, membership } from '../sync/util.js';
 
@@ -16,36 +13,24 @@ import { createRoom, enc, events, follow, membership } from '../sync/util.js';
 const OFFLINE_AFTER_MS = 2_000;
 
 describe('three processes, one database: presence', () => {
-  let db: TestDatabase;
-  let dir: string;
-  const procs: RunningAxon[] = [];
-  const url = (i: number): string => procs[i]!.url;
+  let deployment: Deployment | undefined;
+  const url = (i: number): string => deployment!.procs[i]!.url;
   let alice: Account;
   let bob: Account;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = mkdtempSync(path.join(tmpdir(), 'axon-presence-'));
-    for (let i = 0; i < 3; i++) {
-      const config = writePostgresConfig(dir, db.url, 5, {
-        name: `homeserver-${i}.yaml`,
-        listeners: [{ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication' }],
-        extra: { worker_replication_secret: REPLICATION_SECRET, presence: { idle_after: '5m', offline_after: `${OFFLINE_AFTER_MS}ms` } },
-      });
-      // one after the other: the first runs the migrations
-      procs.push(await startAxon(config));
-    }
+    deployment = await startDeployment('presence', (dir, dbUrl) => [0, 1, 2].map((i) => writePostgresConfig(dir, dbUrl, 5, {
+      name: `homeserver-${i}.yaml`,
+      listeners: [{ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication' }],
+      extra: { worker_replication_secret: REPLICATION_SECRET, presence: { idle_after: '5m', offline_after: `${OFFLINE_AFTER_MS}ms` } },
+    })));
     alice = await register(url(0));
     bob = await register(url(1));
     const roomId = await createRoom(url(2), alice, { preset: 'public_chat' });
     expect(await membership(url(0), bob, roomId, 'join')).toBe(200);
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => deployment?.stop(), 30_000);
 
   const presenceOf = async (base: string, who: Account, of: Account): Promise<Record<string, unknown>> => {
     const res = await request<Record<string, unknown>>(base, 'GET', `${V1}/presence/${enc(of.userId)}/status`, { token: who.accessToken });

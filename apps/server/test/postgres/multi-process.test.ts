@@ -6,12 +6,9 @@
  * the first as the event persister the others forward room messages to. Runs in the
  * PostgreSQL project only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, metricSample, register, REPLICATION_SECRET, request, startAxon, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { freePort, metricSample, register, REPLICATION_SECRET, request, V1, writePersisterConfigs, writePostgresConfig, type Account, type RunningAxon } from '../helpers/index.js';
+import { startDeployment, type Deployment } from '../helpers/deployment.js';
 import { until } from '../helpers/until.js';
 import { createRoom, enc, events, follow, initialSync, membership } from '../sync/util.js';
 
@@ -36,42 +33,34 @@ describe.each([
   { deployment: 'each storing what it receives, notices streamed from replication listeners', persister: false, streams: true },
   { deployment: 'the first the event persister of the others', persister: true, streams: false },
 ])('three processes, one database: $deployment', ({ persister, streams }) => {
-  let db: TestDatabase;
-  let dir: string;
-  const procs: RunningAxon[] = [];
-  const url = (i: number): string => procs[i]!.url;
+  let deployment: Deployment | undefined;
+  const procs = (): RunningAxon[] => deployment!.procs;
+  const url = (i: number): string => procs()[i]!.url;
   /** Each process's metrics listener (with the persister, the persister's first). */
   let metricsUrls: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dir = mkdtempSync(path.join(tmpdir(), 'axon-multi-'));
-    let configs: string[];
-    if (persister) {
-      const written = await writePersisterConfigs(dir, db.url, 5, 2);
-      configs = [written.persister, ...written.forwarders];
-      metricsUrls = written.metricsUrls;
-    } else {
-      configs = [];
+    deployment = await startDeployment('multi', async (dir, dbUrl) => {
+      if (persister) {
+        const written = await writePersisterConfigs(dir, dbUrl, 5, 2);
+        metricsUrls = written.metricsUrls;
+        return [written.persister, ...written.forwarders];
+      }
+      const configs: string[] = [];
       for (let i = 0; i < 3; i++) {
         const port = await freePort();
-        configs.push(writePostgresConfig(dir, db.url, 5, {
+        configs.push(writePostgresConfig(dir, dbUrl, 5, {
           name: `homeserver-${i}.yaml`,
           listeners: [{ port, bind_addresses: ['127.0.0.1'], type: 'metrics' }, ...(streams ? [{ port: 0, bind_addresses: ['127.0.0.1'], type: 'replication' }] : [])],
           extra: { enable_metrics: true, ...(streams ? { worker_replication_secret: REPLICATION_SECRET } : {}) },
         }));
         metricsUrls.push(`http://127.0.0.1:${port}`);
       }
-    }
-    // one after the other: the first runs the migrations, the others find them done
-    for (const config of configs) procs.push(await startAxon(config));
+      return configs;
+    });
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await db?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => deployment?.stop(), 30_000);
 
   let alice: Account;
   let bob: Account;
@@ -239,7 +228,7 @@ describe.each([
   });
 
   it('the others keep serving when one process is killed', async () => {
-    const victim = procs[2]!;
+    const victim = procs()[2]!;
     const dave = await register(victim.url);
     victim.child.kill('SIGKILL');
     await new Promise<void>((resolve) => { if (victim.child.exitCode !== null || victim.child.signalCode !== null) resolve(); else victim.child.once('exit', () => resolve()); });
@@ -252,6 +241,6 @@ describe.each([
     // a user registered on the dead process carries on elsewhere with the same token
     expect(await membership(url(1), dave, roomId, 'join')).toBe(200);
     expect(await put(url(0), dave, roomId, 'dave1', 'hi')).toMatch(/^\$/);
-    procs.splice(2, 1);
+    procs().splice(2, 1);
   }, 30_000);
 });
