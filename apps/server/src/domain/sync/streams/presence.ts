@@ -31,10 +31,10 @@ export const DEFAULT_PRESENCE_TIMINGS: PresenceTimings = {
 };
 
 /**
- * Which process runs a user's presence timers, with several on one database: the one where
- * their latest poll started (it "holds" them). A hold is [when, the holder's rank], and the
- * later one wins, the higher rank breaking a tie, so that two processes claiming one user
- * at once agree on one holder.
+ * Which process runs a user's presence timers, with several on one database: the one that
+ * claimed them last, a process where they poll (it "holds" them). A hold is [when, the
+ * holder's rank], and the later one wins, the higher rank breaking a tie, so that two
+ * processes claiming one user at once agree on one holder.
  */
 export type PresenceHold = readonly [at: number, rank: number];
 
@@ -95,8 +95,8 @@ export function presenceEvent(r: PresenceRecord, now: number, timings: PresenceT
  * With several processes (`share` set), one process at a time holds a user (PresenceHold)
  * and runs their timers; the others keep the record, which every write shares. A process
  * where the user polls claims them, and says so: at once if nobody it knows of holds them,
- * otherwise once the hold is claimAfterMs old (at the poll's start, or from the sweep while
- * the user polls there), so that a user polling on several processes at once makes a claim
+ * otherwise once the hold is claimAfterMs old (at the poll's start, or from the sweep after
+ * a poll there), so that a user polling on several processes at once makes a claim
  * every claimAfterMs, not one per poll. Otherwise the process a user's polls had left marked
  * them offline while they polled elsewhere, and answered with presence another process had
  * since changed.
@@ -428,8 +428,8 @@ export class PresenceStream {
     this.pos = Math.max(this.pos, pos);
     const record: PresenceRecord = { userId, ...p, streamId: pos };
     this.recent.add(record);
-    let hold: PresenceHold | undefined;
     const known = this.live.get(userId)?.record.streamId ?? this.gone.get(userId) ?? -1;
+    let held: Live | undefined;
     // unless another process wrote a newer record while this one was on its way
     if (pos >= known) {
       if (p.presence === 'offline') {
@@ -442,10 +442,11 @@ export class PresenceStream {
           l.hold = 'mine';
           l.heldAt = l.heldSince = this.now();
         }
-        if (l.hold === 'mine') hold = [l.heldAt, this.rank];
+        if (l.hold === 'mine') held = l;
       }
     }
-    this.share?.(hold ? { record, hold } : { record });
+    if (held) this.shareHold(held, this.now());
+    else this.share?.({ record });
     this.opts.notify(pos, userId);
     return pos;
   }
