@@ -48,6 +48,8 @@ export type ReplicationMessage =
    */
   | { readonly t: 'presence_state'; readonly userId: string; readonly presence: PresenceState; readonly statusMsg: string | null;
     readonly lastActiveTs: number; readonly streamId: number; readonly hold?: readonly [at: number, rank: number]; readonly seen?: number }
+  /** A process just started asks the others which users they hold (presence_state with `hold`). */
+  | { readonly t: 'presence_ask' }
   /** Typing is not stored: each process applies it to its own in-memory typing stream. */
   | { readonly t: 'typing'; readonly roomId: string; readonly userId: string; readonly typing: boolean; readonly timeoutMs: number };
 
@@ -75,6 +77,10 @@ export interface ReplicationBus {
    * this process's; null while room events are not announced (no other process heard).
    */
   noticeTarget?(): { channel: string; prefix: string } | null;
+  /** This process's id on the bus, as onPeerGone names the others. */
+  readonly origin?: string;
+  /** For a bus that keeps track of the other processes: called with a process's id once it has said bye or gone silent. */
+  onPeerGone?(handler: (origin: string) => void): void;
   /** Whether another process has been heard from (the event store gathers larger batches then). */
   readonly hasPeers?: boolean;
   /** Counts a notice the event store sent in band, to noticeTarget (for the metrics). */

@@ -77,6 +77,7 @@ function wellFormed(m: unknown): m is ReplicationMessage {
       return isStr(r['userId']) && (r['presence'] === 'online' || r['presence'] === 'unavailable' || r['presence'] === 'offline')
         && (r['statusMsg'] === null || isStr(r['statusMsg'])) && Number.isSafeInteger(r['lastActiveTs']) && isPos(r['streamId'])
         && (r['hold'] === undefined || isHold(r['hold'])) && (r['seen'] === undefined || isPos(r['seen']));
+    case 'presence_ask': return true;
     case 'typing': return isStr(r['roomId']) && isStr(r['userId']) && typeof r['typing'] === 'boolean' && typeof r['timeoutMs'] === 'number';
     default: return false;
   }
@@ -124,6 +125,7 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private readonly handlers: ((m: ReplicationMessage) => void)[] = [];
   private readonly reconnectHandlers: (() => void)[] = [];
   private readonly peerHandlers: (() => void)[] = [];
+  private readonly peerGoneHandlers: ((origin: string) => void)[] = [];
   /** The other processes heard from; the first makes this one announce room events. */
   private readonly peers = new Map<string, Peer>();
   /** Processes that said bye: their last messages may still come, and must not make them peers again. */
@@ -311,7 +313,14 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   private forget(origin: string): void {
     this.subscriptions.get(origin)?.close();
     this.subscriptions.delete(origin);
-    this.peers.delete(origin);
+    if (!this.peers.delete(origin)) return;
+    for (const h of this.peerGoneHandlers) {
+      try {
+        h(origin);
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message }, 'replication: a handler failed on a process gone');
+      }
+    }
   }
 
   private departedPeer(origin: string): void {
@@ -567,6 +576,10 @@ export class PgNotifyBus implements ReplicationBus, NoticeSource, ReplicationSta
   onPeer(handler: () => void): void {
     this.peerHandlers.push(handler);
     if (this.peers.size > 0) handler();
+  }
+
+  onPeerGone(handler: (origin: string) => void): void {
+    this.peerGoneHandlers.push(handler);
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,11 @@ function leavableUnread(e: { readonly type: string }): boolean {
   return e.type !== 'm.room.member' && e.type !== 'm.room.redaction';
 }
 
+/** A presence hold's rank for a process (PresenceHold): its bus id (16 hex digits) read as a fraction in [0, 1). */
+export function holderRank(origin: string): number {
+  return Number.parseInt(origin.slice(0, 13), 16) / 2 ** 52;
+}
+
 /** How often a process checks the database for events it was not told about (lost NOTIFYs). */
 const SAFETY_POLL_MS = 2_000;
 const BATCH = 500;
@@ -147,9 +152,15 @@ export class Replicator {
       if (!this.closed) this.bus.publish({ t: 'typing', roomId, userId, typing: isTyping, timeoutMs });
       return pos;
     };
-    sync.streams.presence.share = ({ record, hold, seen }) => {
+    const presence = sync.streams.presence;
+    // holds carry this process's id, so that the others know which were its when it goes
+    if (this.bus.origin !== undefined) presence.identify(holderRank(this.bus.origin));
+    presence.share = ({ record, hold, seen }) => {
       if (!this.closed) this.bus.publish({ t: 'presence_state', ...record, ...(hold ? { hold } : {}), ...(seen !== undefined ? { seen } : {}) });
     };
+    this.bus.onPeerGone?.((origin) => presence.holderGone(holderRank(origin)));
+    // the users the others hold, which this process's sweep would otherwise take for left online by a previous run
+    this.bus.publish({ t: 'presence_ask' });
     this.bus.onMessage((m) => this.onMessage(m, setTyping));
     this.bus.onReconnect(() => {
       this.catchUp();
@@ -248,6 +259,9 @@ export class Replicator {
         });
         break;
       }
+      case 'presence_ask':
+        sync.streams.presence.shareHolds();
+        break;
       case 'typing':
         setTyping(m.roomId, m.userId, m.typing, m.timeoutMs);
         break;

@@ -12,7 +12,7 @@ type Row = Record<string, unknown>;
 export function standInSync(overrides: Record<string, unknown> = {}): SyncService {
   return {
     currentToken: () => ({ room: { stream: 0 } }),
-    streams: { typing: { setTyping: () => 0 }, presence: { applyShared: () => {}, shareHolds: () => {} } },
+    streams: { typing: { setTyping: () => 0 }, presence: { applyShared: () => {}, shareHolds: () => {}, identify: () => {}, holderGone: () => {} } },
     servesRoom: () => true,
     onPersisted: () => {},
     ...overrides,

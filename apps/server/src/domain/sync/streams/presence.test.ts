@@ -347,4 +347,45 @@ describe('PresenceStream with several processes', () => {
     expect(offline).toBeGreaterThan(100);
     expect(early).toBe(0);
   });
+  it('the users a process held when it went are swept by the others offline_after later, unless a poll claims them', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a, b, c], writes } = processes(3, clock);
+    a!.identify(0.25);
+    (await a!.syncStarted('@ann:x'))();
+    (await a!.syncStarted('@bob:x'))();
+    // bob's poll is open on c when a goes: c claims him from its next sweep
+    clock.t += 8_000;
+    const bobOnC = await pollStarts(c!, '@bob:x');
+    clock.t += 100;
+    for (const s of [b!, c!]) s.holderGone(0.25);
+    for (let i = 0; i < 7; i++) {
+      clock.t += 3_750;
+      expect((await b!.sweep()) + (await c!.sweep())).toBe(0);
+    }
+    clock.t += 5_000;
+    await b!.sweep();
+    await c!.sweep();
+    // ann, polling nowhere, once; bob not
+    expect(writes.map((w) => [w.userId, w.presence])).toEqual([['@ann:x', 'online'], ['@bob:x', 'online'], ['@ann:x', 'offline']]);
+    bobOnC();
+  });
+
+  it('a process just started hears the holds it asks for: its sweep leaves a user polling elsewhere alone', async () => {
+    const clock = { t: 1_000_000 };
+    const { streams: [a], writes, store } = processes(1, clock);
+    const polling = await a!.syncStarted('@ann:x');
+    // c starts: ann is in the store as online, held by nobody c knows of
+    const c = new PresenceStream({ store, notify: () => {}, now: () => clock.t, timings: TIMINGS }, 1);
+    await c.start();
+    c.stop();
+    a!.share = (x) => c.applyShared(x);
+    c.share = (x) => a!.applyShared(x);
+    a!.shareHolds();
+    for (let i = 0; i < 12; i++) {
+      clock.t += 3_750;
+      expect((await a!.sweep()) + (await c.sweep())).toBe(0);
+    }
+    expect(writes.map((w) => w.presence)).toEqual(['online']);
+    polling();
+  });
 });

@@ -72,6 +72,8 @@ interface Live {
   hold: 'mine' | 'foreign' | 'unknown';
   /** When the holder claimed the user, by its clock: this process ('mine'), or the latest other one heard of ('foreign'). */
   heldAt: number;
+  /** The holder's rank: which process holds the user. */
+  heldBy: number;
   /** When this process claimed the user or heard of that hold, by its own clock (how old the hold is). */
   heldSince: number;
   /** The latest poll of the user other processes told of (SharedPresence.seen): the offline timer runs from it too. */
@@ -117,8 +119,8 @@ export class PresenceStream {
   private readonly now: () => number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private loaded: Promise<void> | undefined;
-  /** Breaks ties between holds claimed in the same millisecond (PresenceHold). */
-  private readonly rank = Math.random();
+  /** Which process a hold is (PresenceHold): breaks ties between holds claimed in the same millisecond. */
+  private rank = Math.random();
   /**
    * Tells the other processes of a record this process wrote or a user it now holds; set
    * by the replication (Replicator.attach). Alone, a process holds every user it sees.
@@ -147,7 +149,7 @@ export class PresenceStream {
     this.loaded ??= (async () => {
       const now = this.now();
       for (const record of await this.opts.store.presenceNotOffline()) {
-        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0, heldSince: 0, seenElsewhere: 0 });
+        if (!this.live.has(record.userId)) this.live.set(record.userId, { record, syncing: 0, lastSyncTs: now, hold: 'unknown', heldAt: 0, heldBy: 0, heldSince: 0, seenElsewhere: 0 });
       }
       this.sweepTimer = setInterval(() => { void this.sweep(); }, this.timings.sweepIntervalMs);
       this.sweepTimer.unref?.();
@@ -248,6 +250,7 @@ export class PresenceStream {
     l.hold = 'mine';
     // later than the hold it takes over, whatever the clocks say: the poll started after it
     l.heldAt = Math.max(now, l.heldAt + 1);
+    l.heldBy = this.rank;
     l.heldSince = now;
     this.shareHold(l, now);
   }
@@ -261,7 +264,26 @@ export class PresenceStream {
     return l.syncing > 0 ? now : l.lastSyncTs;
   }
 
-  /** Says again which users this process holds (the bus was down: claims may have been lost). */
+  /** The rank this process's holds carry from now on: an id the others can name when it goes (holderGone). */
+  identify(rank: number): void {
+    for (const l of this.live.values()) if (l.hold === 'mine') l.heldBy = rank;
+    this.rank = rank;
+  }
+
+  /**
+   * The process of that rank has gone (said bye, or went silent): the users it held are
+   * held by nobody known, swept here offlineAfterMs from now unless a poll claims them.
+   */
+  holderGone(rank: number): void {
+    const now = this.now();
+    for (const l of this.live.values()) {
+      if (l.hold !== 'foreign' || l.heldBy !== rank) continue;
+      l.hold = 'unknown';
+      l.lastSyncTs = Math.max(l.lastSyncTs, now);
+    }
+  }
+
+  /** Says again which users this process holds (asked by a process just started, or the bus was down: claims may have been lost). */
   shareHolds(): void {
     const now = this.now();
     for (const l of this.live.values()) if (l.hold === 'mine') this.shareHold(l, now);
@@ -317,15 +339,17 @@ export class PresenceStream {
    */
   private yieldTo(l: Live, [at, rank]: PresenceHold, seen: number | undefined): void {
     const now = this.now();
-    if (l.hold === 'mine' && (at < l.heldAt || (at === l.heldAt && rank < this.rank))) {
+    const later = at > l.heldAt || (at === l.heldAt && rank > l.heldBy);
+    if (l.hold === 'mine' && !later) {
       this.shareHold(l, now);
       return;
     }
     // (an entry left by a previous run has seen no poll here)
     const polledHere = l.hold !== 'unknown' && l.lastSyncTs > 0;
     l.hold = 'foreign';
-    if (at > l.heldAt) {
+    if (later) {
       l.heldAt = at;
+      l.heldBy = rank;
       l.heldSince = now;
       const mine = this.lastSeen(l, now);
       if (polledHere && mine > (seen ?? 0)) this.share?.({ record: l.record, seen: mine });
@@ -362,6 +386,8 @@ export class PresenceStream {
     // another process's hold, once it is claimAfterMs old (its holder does not know of it)
     for (const l of this.live.values()) {
       if (l.hold === 'foreign' && (l.syncing > 0 || l.lastSyncTs > l.heldSince) && this.mayClaim(l, now)) this.claim(l);
+      // a poll open here on a user whose holder went
+      else if (l.hold === 'unknown' && l.syncing > 0) this.claim(l);
     }
     for (const [userId, l] of [...this.live]) {
       // its holder runs its timers
@@ -409,8 +435,8 @@ export class PresenceStream {
       this.gone.delete(record.userId);
       const now = this.now();
       this.live.set(record.userId, (l = hold === 'mine'
-        ? { record, syncing: 0, lastSyncTs: now, hold, heldAt: now, heldSince: now, seenElsewhere: 0 }
-        : { record, syncing: 0, lastSyncTs: 0, hold, heldAt: 0, heldSince: 0, seenElsewhere: 0 }));
+        ? { record, syncing: 0, lastSyncTs: now, hold, heldAt: now, heldBy: this.rank, heldSince: now, seenElsewhere: 0 }
+        : { record, syncing: 0, lastSyncTs: 0, hold, heldAt: 0, heldBy: 0, heldSince: 0, seenElsewhere: 0 }));
     }
     return l;
   }
@@ -441,6 +467,7 @@ export class PresenceStream {
         if (l.hold === 'unknown') {
           l.hold = 'mine';
           l.heldAt = l.heldSince = this.now();
+          l.heldBy = this.rank;
         }
         if (l.hold === 'mine') held = l;
       }
