@@ -63,7 +63,10 @@ function processes(n: number, clock: { t: number }, memory = slowStore()): Memor
   return { ...memory, streams };
 }
 
-const hasEntry = (s: PresenceStream, userId: string): boolean => (s as unknown as { live: Map<string, unknown> }).live.has(userId);
+const entries = (s: PresenceStream): Map<string, { hold: string }> => (s as unknown as { live: Map<string, { hold: string }> }).live;
+const hasEntry = (s: PresenceStream, userId: string): boolean => entries(s).has(userId);
+/** Whether the process holds the user ('mine'), another does ('foreign'), or nobody it knows of ('unknown'). */
+const holdOf = (s: PresenceStream, userId: string): string | undefined => entries(s).get(userId)?.hold;
 
 /** A poll's start, as SyncService makes it: at once when it can, else through syncStarted. */
 async function pollStarts(s: PresenceStream, userId: string): Promise<() => void> {
@@ -358,6 +361,9 @@ describe('PresenceStream with several processes', () => {
     const bobOnC = await pollStarts(c!, '@bob:x');
     clock.t += 100;
     for (const s of [b!, c!]) s.holderGone(0.25);
+    // a's last hold, arriving after it was gone, changes nothing
+    a!.shareHolds();
+    expect([holdOf(b!, '@ann:x'), holdOf(c!, '@ann:x')]).toEqual(['unknown', 'unknown']);
     for (let i = 0; i < 7; i++) {
       clock.t += 3_750;
       expect((await b!.sweep()) + (await c!.sweep())).toBe(0);

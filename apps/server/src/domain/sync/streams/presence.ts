@@ -121,6 +121,8 @@ export class PresenceStream {
   private loaded: Promise<void> | undefined;
   /** Which process a hold is (PresenceHold): breaks ties between holds claimed in the same millisecond. */
   private rank = Math.random();
+  /** The ranks of processes gone (holderGone). */
+  private readonly goneHolders = new Set<number>();
   /**
    * Tells the other processes of a record this process wrote or a user it now holds; set
    * by the replication (Replicator.attach). Alone, a process holds every user it sees.
@@ -275,6 +277,9 @@ export class PresenceStream {
    * held by nobody known, swept here offlineAfterMs from now unless a poll claims them.
    */
   holderGone(rank: number): void {
+    // its last messages may come after it is gone: their holds count for nothing
+    if (this.goneHolders.size >= MAX_GONE) this.goneHolders.clear();
+    this.goneHolders.add(rank);
     const now = this.now();
     for (const l of this.live.values()) {
       if (l.hold !== 'foreign' || l.heldBy !== rank) continue;
@@ -338,6 +343,7 @@ export class PresenceStream {
    * a new holder did tells it so.
    */
   private yieldTo(l: Live, [at, rank]: PresenceHold, seen: number | undefined): void {
+    if (this.goneHolders.has(rank)) return;
     const now = this.now();
     const later = at > l.heldAt || (at === l.heldAt && rank > l.heldBy);
     if (l.hold === 'mine' && !later) {
