@@ -165,7 +165,7 @@ export class Replicator {
     this.bus.onReconnect(() => {
       this.catchUp();
       // claims made while the bus was down may be lost: the others may each think they hold
-      sync.streams.presence.shareHolds();
+      presence.shareHolds();
     });
     // what this process committed while it thought itself alone, fed yet or not
     this.bus.onPeer?.(() => {

@@ -380,7 +380,8 @@ export class PresenceStream {
    */
   syncStartedNow(userId: string): (() => void) | undefined {
     const l = this.live.get(userId);
-    if (!l || l.record.presence === 'offline' || this.mayClaim(l, this.now())) return undefined;
+    // (a user held here, as nearly every one polling here is, needs no clock reading)
+    if (!l || l.record.presence === 'offline' || (l.hold !== 'mine' && this.mayClaim(l, this.now()))) return undefined;
     return this.startSyncing(l);
   }
 
@@ -388,12 +389,12 @@ export class PresenceStream {
   async sweep(): Promise<number> {
     const now = this.now();
     let changed = 0;
-    // first the claims, which the writes below would hold up: a user who polled here since
-    // another process's hold, once it is claimAfterMs old (its holder does not know of it)
+    // first the claims, which the writes below would hold up: a user with a poll open here,
+    // or who polled here since another process's hold, once mayClaim (its holder, if any,
+    // does not know of it)
     for (const l of this.live.values()) {
-      if (l.hold === 'foreign' && (l.syncing > 0 || l.lastSyncTs > l.heldSince) && this.mayClaim(l, now)) this.claim(l);
-      // a poll open here on a user whose holder went
-      else if (l.hold === 'unknown' && l.syncing > 0) this.claim(l);
+      const polled = l.syncing > 0 || (l.hold === 'foreign' && l.lastSyncTs > l.heldSince);
+      if (l.hold !== 'mine' && polled && this.mayClaim(l, now)) this.claim(l);
     }
     for (const [userId, l] of [...this.live]) {
       // its holder runs its timers
